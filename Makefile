@@ -1,0 +1,49 @@
+# Parley's make targets wrap commands; logic lives in Go (internal/tools).
+# `make test` runs everything CI runs; `make demo` shows Parley working.
+
+GO        ?= go
+FUZZTIME  ?= 30s
+BENCHTIME ?= 1s
+WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+
+.PHONY: all build test vet fmt-check staticcheck unit wasm-test wasm bench fuzz demo clean
+
+all: build
+
+build:
+	$(GO) build ./...
+
+test: fmt-check vet staticcheck unit wasm-test
+
+fmt-check:
+	$(GO) run ./internal/tools/gofmtcheck
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# The core must build and pass its tests under js/wasm (Node runs them).
+wasm-test:
+	PATH="$(WASM_EXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./core/...
+
+wasm:
+	mkdir -p dist
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o dist/core.wasm ./wasm
+
+bench:
+	$(GO) run ./internal/tools/benchtable -benchtime $(BENCHTIME) ./...
+
+fuzz:
+	$(GO) run ./internal/tools/fuzzall -fuzztime $(FUZZTIME) ./...
+
+demo:
+	$(GO) run ./cmd/parley-demo
+
+clean:
+	rm -rf dist
