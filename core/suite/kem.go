@@ -43,7 +43,9 @@ func ParseKEMPublicKey(b []byte) (*KEMPublicKey, error) {
 		return nil, ErrKEMKey
 	}
 	k := &KEMPublicKey{pk: new(xwing.PublicKey)}
-	if err := k.pk.Unpack(b); err != nil {
+	err := k.pk.Unpack(b)
+	resetVectorState()
+	if err != nil {
 		return nil, ErrKEMKey
 	}
 	copy(k.enc[:], b)
@@ -81,6 +83,7 @@ func NewKEMPrivateKey(seed []byte) (*KEMPrivateKey, error) {
 		return nil, ErrKEMKey
 	}
 	sk, pk := xwing.DeriveKeyPair(seed)
+	resetVectorState()
 	k := &KEMPrivateKey{sk: sk, pub: &KEMPublicKey{pk: pk}}
 	copy(k.seed[:], seed)
 	pk.Pack(k.pub.enc[:])
@@ -105,6 +108,7 @@ func Encapsulate(rand io.Reader, pk *KEMPublicKey) (ct [KEMCiphertextSize]byte, 
 		return ct, ss, fmt.Errorf("suite: X-Wing encapsulate: %w", err)
 	}
 	pk.pk.EncapsulateTo(ct[:], ss[:], eseed[:])
+	resetVectorState()
 	return ct, ss, nil
 }
 
@@ -117,5 +121,6 @@ func (k *KEMPrivateKey) Decapsulate(ct []byte) ([KEMSharedSize]byte, error) {
 		return ss, ErrKEMCiphertext
 	}
 	k.sk.DecapsulateTo(ss[:], ct)
+	resetVectorState()
 	return ss, nil
 }

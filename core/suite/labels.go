@@ -49,6 +49,9 @@ const (
 	LabelInviteChecksum = "parley/v1/invite/checksum"
 	// LabelInviteSignature is signed by the inviter over the invite body.
 	LabelInviteSignature = "parley/v1/invite/signature"
+	// LabelSafetyNumberEmoji prefixes the hash that picks a safety number's
+	// emoji rendering.
+	LabelSafetyNumberEmoji = "parley/v1/safety-number/emoji"
 )
 
 // Labels returns every label, for tests and documentation.
@@ -60,5 +63,6 @@ func Labels() []string {
 		LabelMessageKeys, LabelMailboxToken, LabelMailboxSeal,
 		LabelFirstContactToken, LabelFirstContactSeal, LabelConversationSecret,
 		LabelPoW, LabelInviteChecksum, LabelInviteSignature,
+		LabelSafetyNumberEmoji,
 	}
 }

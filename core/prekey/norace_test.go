@@ -1,0 +1,5 @@
+//go:build !race
+
+package prekey_test
+
+const raceEnabled = false
