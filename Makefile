@@ -5,7 +5,10 @@ GO        ?= go
 FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 WASM_EXEC := $(shell $(GO) env GOROOT)/lib/wasm
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Wycheproof test vectors, pinned (the module proxy refuses @latest). Native
+# tests find them with `go mod download`; js/wasm tests get the directory.
+WYCHEPROOF := github.com/C2SP/wycheproof@v0.0.0-20250901140545-b51abcfb8daf
 
 .PHONY: all build test vet fmt-check staticcheck unit wasm-test wasm bench fuzz demo clean
 
@@ -30,6 +33,8 @@ unit:
 
 # The core must build and pass its tests under js/wasm (Node runs them).
 wasm-test:
+	$(GO) mod download $(WYCHEPROOF)
+	PARLEY_WYCHEPROOF_DIR="$$($(GO) list -m -f '{{.Dir}}' $(WYCHEPROOF))" \
 	PATH="$(WASM_EXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./core/...
 
 wasm:

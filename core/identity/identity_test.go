@@ -434,7 +434,7 @@ func TestSafetyNumberSpec(t *testing.T) {
 	if want := strings.Join(groups, " "); sn.Digits() != want {
 		t.Fatalf("digits %q, spec gives %q", sn.Digits(), want)
 	}
-	e := sha256.Sum256(append(append([]byte("parley/v1/safety-number/emoji"), f1...), f2...))
+	e := sha256.Sum256(append(append([]byte("parley/v1/safety-emoji"), f1...), f2...))
 	table := identity.EmojiTable()
 	for i, got := range sn.Emoji() {
 		if got != table[e[i]] {

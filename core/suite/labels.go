@@ -51,7 +51,7 @@ const (
 	LabelInviteSignature = "parley/v1/invite/signature"
 	// LabelSafetyNumberEmoji prefixes the hash that picks a safety number's
 	// emoji rendering.
-	LabelSafetyNumberEmoji = "parley/v1/safety-number/emoji"
+	LabelSafetyNumberEmoji = "parley/v1/safety-emoji"
 )
 
 // Labels returns every label, for tests and documentation.
