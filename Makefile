@@ -48,7 +48,7 @@ fuzz:
 	$(GO) run ./internal/tools/fuzzall -fuzztime $(FUZZTIME) ./...
 
 demo:
-	$(GO) run ./cmd/parley-demo
+	$(GO) run ./internal/coredemo/cmd/parley-core-demo
 
 clean:
 	rm -rf dist

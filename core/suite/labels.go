@@ -52,6 +52,9 @@ const (
 	// LabelSafetyNumberEmoji prefixes the hash that picks a safety number's
 	// emoji rendering.
 	LabelSafetyNumberEmoji = "parley/v1/safety-emoji"
+	// LabelEnvelope begins the associated data of an envelope seal, followed
+	// by the mailbox token the envelope is deposited under.
+	LabelEnvelope = "parley/v1/envelope"
 )
 
 // Labels returns every label, for tests and documentation.
@@ -63,6 +66,6 @@ func Labels() []string {
 		LabelMessageKeys, LabelMailboxToken, LabelMailboxSeal,
 		LabelFirstContactToken, LabelFirstContactSeal, LabelConversationSecret,
 		LabelPoW, LabelInviteChecksum, LabelInviteSignature,
-		LabelSafetyNumberEmoji,
+		LabelSafetyNumberEmoji, LabelEnvelope,
 	}
 }

@@ -41,6 +41,20 @@ const (
 	TagEnvelopeInner   Tag = 0x40 // envelope plaintext before padding
 	TagStamp           Tag = 0x50 // pow.Stamp
 	TagInvite          Tag = 0x60 // invite.Invite
+	TagPayload         Tag = 0x70 // session.Payload (inside a ratchet message)
+	TagFirstContact    Tag = 0x71 // session first-contact body (inside an envelope)
+	TagConversation    Tag = 0x72 // session.Conversation (encrypted storage only)
+	TagRelayHello      Tag = 0x80 // relay/proto.ClientHello (Noise handshake payload)
+	TagRelayWelcome    Tag = 0x81 // relay/proto.ServerHello (Noise handshake payload)
+	TagRelayDeposit    Tag = 0x82 // relay/proto.Deposit
+	TagRelayReceipt    Tag = 0x83 // relay/proto.Receipt
+	TagRelayFetch      Tag = 0x84 // relay/proto.Fetch
+	TagRelayItems      Tag = 0x85 // relay/proto.Items
+	TagRelayAck        Tag = 0x86 // relay/proto.Ack
+	TagRelayAcked      Tag = 0x87 // relay/proto.Acked
+	TagRelayPing       Tag = 0x88 // relay/proto.Ping
+	TagRelayPong       Tag = 0x89 // relay/proto.Pong
+	TagRelayError      Tag = 0x8f // relay/proto.Error
 )
 
 // Limits shared across packages. Package-specific limits live beside the
@@ -101,4 +115,20 @@ func Check(b []byte, limit int) error {
 		return ErrTooLarge
 	}
 	return nil
+}
+
+// ReadUint32Prefixed reads a u32 length and that many bytes into out,
+// refusing a length over max before touching the data. cryptobyte has no
+// u32-prefixed reader of its own.
+func ReadUint32Prefixed(s *cryptobyte.String, out *cryptobyte.String, max int) bool {
+	var n uint32
+	if !s.ReadUint32(&n) || uint64(n) > uint64(max) {
+		return false
+	}
+	var b []byte
+	if !s.ReadBytes(&b, int(n)) {
+		return false
+	}
+	*out = b
+	return true
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package invite
+
+const raceEnabled = false
