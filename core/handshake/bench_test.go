@@ -100,7 +100,7 @@ func newPrimitives(b *testing.B, alice, bob party) *primitives {
 		aliceEnc: alice.id.Public().Marshal(), bobEnc: id.Marshal(),
 		spkPub: spk.Public(), bobIKPub: id.DHKey, alicePub: aliceIK.Public(),
 	}
-	// The three signed messages, byte-exact (docs/protocol/prekey.md).
+	// The three signed messages, byte-exact (docs/PROTOCOL.md §Prekeys).
 	p.msgs[0] = identity.Message(suite.LabelIdentityBinding, id.SigningKey[:], id.DHKey[:])
 	p.sigs[0] = id.Binding
 	p.msgs[1] = identity.Message(suite.LabelSignedPrekey, id.SigningKey[:], be32(bundle.SignedPrekey.ID),

@@ -1,5 +1,5 @@
 // Package handshake implements Parley's first contact (docs/PROTOCOL.md
-// §First contact, byte-exact in docs/protocol/handshake.md): an
+// §First contact, byte-exact in docs/PROTOCOL.md §First contact): an
 // asynchronous key agreement shaped like Signal's PQXDH (revision 3, §3),
 // with X-Wing (draft-connolly-cfrg-xwing-kem-05) as the KEM.
 //

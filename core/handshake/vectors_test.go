@@ -162,7 +162,7 @@ func makeCase(t *testing.T, name string, oneTime int) handshakeCase {
 // TestVectorsHandshake regenerates the first-contact vectors, then replays
 // the stored file: the responder side from the stored encodings alone, and
 // the transcript and key schedule with independent code written from
-// docs/protocol/handshake.md.
+// docs/PROTOCOL.md §First contact.
 func TestVectorsHandshake(t *testing.T) {
 	v := handshakeVectors{
 		Comment: "responder: identity.Generate then prekey.Generate(now, lifetime, one_time_count) from testrand.New(responder_rand), bundle = Secrets.Bundle(now); " +

@@ -1,5 +1,5 @@
 // Package identity implements Parley identities (docs/PROTOCOL.md §Identity,
-// byte-exact in docs/protocol/identity.md): an Ed25519 signing key (RFC 8032)
+// byte-exact in docs/PROTOCOL.md §Identity): an Ed25519 signing key (RFC 8032)
 // plus an X25519 key (RFC 7748) signed by it, the safety number two parties
 // compare out of band (Signal's numeric fingerprint construction), and
 // identity rotation signed by both the old and the new identity.

@@ -250,7 +250,7 @@ func TestSafetyNumberChangesWithAnyKey(t *testing.T) {
 }
 
 // TestEmojiTable pins the emoji table: 256 distinct single code points,
-// and the hash of the table as documented in docs/protocol/identity.md.
+// and the hash of the table as documented in docs/PROTOCOL.md §Identity.
 func TestEmojiTable(t *testing.T) {
 	t.Parallel()
 	table := identity.EmojiTable()
@@ -397,7 +397,7 @@ func BenchmarkRotationVerify(b *testing.B) {
 }
 
 // TestSafetyNumberSpec recomputes one safety number from the text of
-// docs/protocol/identity.md with independent code (math/big, plain
+// docs/PROTOCOL.md §Identity with independent code (math/big, plain
 // SHA-256), so the implementation and the specification cannot drift.
 func TestSafetyNumberSpec(t *testing.T) {
 	t.Parallel()

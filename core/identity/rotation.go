@@ -27,7 +27,7 @@ var (
 )
 
 // Rotation is a statement that identity Old is replaced by identity New,
-// signed by both (docs/protocol/identity.md §Rotation). SigOld proves the
+// signed by both (docs/PROTOCOL.md §Identity §Rotation). SigOld proves the
 // holder of Old consents; SigNew proves possession of New. Seq orders the
 // rotations of one contact.
 type Rotation struct {

@@ -9,7 +9,7 @@ import (
 	"github.com/parley-im/parley/core/suite"
 )
 
-// Safety number parameters (docs/protocol/identity.md §Safety number). The
+// Safety number parameters (docs/PROTOCOL.md §Identity §Safety number). The
 // construction is Signal's numeric fingerprint (libsignal
 // NumericFingerprintGenerator, version 2) with SHA-256 and Parley's labels.
 const (

@@ -15,7 +15,7 @@ import (
 // digits in groups of five, e.g. "01234 56789 01234 56789".
 //
 // The digits are the first 20 of the identity's 30-digit half of the safety
-// number (identity.NewSafetyNumber; docs/protocol/identity.md): the iterated
+// number (identity.NewSafetyNumber; docs/PROTOCOL.md §Identity): the iterated
 // hash
 //
 //	h = SHA-256(LabelSafetyNumber || u16(SafetyNumberVersion) || key || key)

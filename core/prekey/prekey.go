@@ -1,5 +1,5 @@
 // Package prekey implements Parley prekeys (docs/PROTOCOL.md §Prekeys,
-// byte-exact in docs/protocol/prekey.md): a signed X25519 prekey, signed
+// byte-exact in docs/PROTOCOL.md §Prekeys): a signed X25519 prekey, signed
 // X-Wing prekeys (one-time and last resort), the public Bundle a peer uses
 // for first contact, and the Secrets the owner keeps.
 //

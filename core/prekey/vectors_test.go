@@ -178,7 +178,7 @@ func TestVectorsPrekey(t *testing.T) {
 }
 
 // spkSigned and kemSigned rebuild the signed messages from the text of
-// docs/protocol/prekey.md.
+// docs/PROTOCOL.md §Prekeys.
 func spkSigned(b *prekey.Bundle) []byte {
 	m := []byte("parley/v1/prekey/x25519")
 	m = append(m, b.Identity.SigningKey[:]...)

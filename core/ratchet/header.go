@@ -14,7 +14,7 @@ import (
 // be zero.
 const flagPQ = 0x01
 
-// header is a ratchet header (docs/protocol/ratchet.md §Header). In a parsed
+// header is a ratchet header (docs/PROTOCOL.md §Message ratchet §Header). In a parsed
 // header the PQ slices alias the message; in a header being sent they alias
 // the State. A header never outlives the call that made it.
 type header struct {

@@ -18,7 +18,7 @@ func kdfRK(rk *rootKey, dhOut *[suite.DHSharedSize]byte) (newRK rootKey, ck chai
 	return newRK, ck
 }
 
-// kdfPQ is the PQ step's root-key update (docs/protocol/ratchet.md §PQ
+// kdfPQ is the PQ step's root-key update (docs/PROTOCOL.md §Message ratchet §PQ
 // step): HKDF-SHA256 with salt = rk, input key material = the X-Wing shared
 // secret, info = LabelRatchetPQ, 32 bytes: the new root key.
 func kdfPQ(rk *rootKey, ss *[suite.KEMSharedSize]byte) (newRK rootKey) {

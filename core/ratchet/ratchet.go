@@ -1,5 +1,5 @@
 // Package ratchet implements Parley's message ratchet (docs/PROTOCOL.md
-// §Ratchet, written out byte for byte in docs/protocol/ratchet.md): the
+// §Ratchet, written out byte for byte in docs/PROTOCOL.md §Message ratchet): the
 // Double Ratchet of the Signal specification, revision 4
 // (https://signal.org/docs/specifications/doubleratchet/, §3 and §5.2
 // recommended cryptographic algorithms) with ChaCha20-Poly1305 as the AEAD,
@@ -39,7 +39,7 @@ import (
 	"github.com/parley-im/parley/core/wire"
 )
 
-// Encoded sizes and limits (docs/protocol/ratchet.md §Sizes and limits).
+// Encoded sizes and limits (docs/PROTOCOL.md §Message ratchet §Sizes and limits).
 const (
 	// HeaderSize is the size of a header without PQ part: tag, version,
 	// flags, DH ratchet key, PN, N.
@@ -112,7 +112,7 @@ type Config struct {
 
 // DefaultConfig returns the configuration Parley uses: 1000 skips per step,
 // 2000 in total, and a PQ chain every 4 sending chains
-// (docs/protocol/ratchet.md §PQ interval explains the choice).
+// (docs/PROTOCOL.md §Message ratchet §PQ interval explains the choice).
 func DefaultConfig() Config {
 	return Config{MaxSkipPerStep: 1000, MaxSkipTotal: 2000, PQInterval: 4}
 }
@@ -627,7 +627,7 @@ func (s *State) decryptNewChain(h *header, ct []byte) ([]byte, error) {
 }
 
 // open derives the AEAD key and nonce from mk and opens ct with AD = len(ad)
-// || ad || header (docs/protocol/ratchet.md §Message encryption).
+// || ad || header (docs/PROTOCOL.md §Message ratchet §Message encryption).
 func (s *State) open(mk *messageKey, h *header, ct []byte) ([]byte, error) {
 	key, nonce := messageKeys(mk, &s.tmp.kn)
 	pt, err := suite.Open(nil, key, nonce, ct, s.aeadAD(h))

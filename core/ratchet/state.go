@@ -9,7 +9,7 @@ import (
 	"github.com/parley-im/parley/core/wire"
 )
 
-// State flag bits (docs/protocol/ratchet.md §State encoding). Every other
+// State flag bits (docs/PROTOCOL.md §Message ratchet §State encoding). Every other
 // bit must be zero.
 const (
 	stHasDHR     = 0x01 // DHr is known

@@ -245,7 +245,7 @@ func replayVectors(t *testing.T, v *vectorFile) {
 }
 
 // TestVectorsIndependent recomputes the first messages of the vectors from
-// docs/protocol/ratchet.md alone, with independent code: x/crypto's
+// docs/PROTOCOL.md §Message ratchet alone, with independent code: x/crypto's
 // curve25519, the standard library's HKDF and HMAC, x/crypto's
 // ChaCha20-Poly1305 and circl's X-Wing. It opens message 0 and 1 (the
 // initiator's first chain) and message 3 (the responder's first chain, a PQ
