@@ -27,7 +27,7 @@ func read(t *testing.T, name string) string {
 }
 
 // claimRun matches `go test ./pkg -run 'A|B'` (quotes optional).
-var claimRun = regexp.MustCompile("go test (\\./[A-Za-z0-9_/.-]+)(?:/\\.\\.\\.)? -run '?\\^?([A-Za-z0-9_|/^$()-]+)'?")
+var claimRun = regexp.MustCompile(`go test (\./[A-Za-z0-9_/.-]+)(?:/\.\.\.)? -run '?\^?([A-Za-z0-9_|/^$()-]+)'?`)
 
 // testFuncs returns the names of Test, Fuzz, Benchmark and Example functions
 // declared in the _test.go files of dir.
