@@ -321,3 +321,15 @@ func (s *InviteSecret) FirstContactToken() Token {
 func (s *InviteSecret) FirstContactSealKey() [SealKeySize]byte {
 	return expand(&s.k, suite.LabelFirstContactSeal, nil)
 }
+
+// Format prints Token.String for every verb, so that no verb (%d, %x on a
+// field, …) prints the whole token.
+func (t Token) Format(f fmt.State, _ rune) { io.WriteString(f, t.String()) }
+
+// Format prints "address.ConversationSecret{redacted}" for every verb.
+func (ConversationSecret) Format(f fmt.State, _ rune) {
+	io.WriteString(f, "address.ConversationSecret{redacted}")
+}
+
+// Format prints "address.InviteSecret{redacted}" for every verb.
+func (InviteSecret) Format(f fmt.State, _ rune) { io.WriteString(f, "address.InviteSecret{redacted}") }

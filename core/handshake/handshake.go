@@ -75,6 +75,18 @@ type InitMessage struct {
 	hasVerified bool
 }
 
+// ErrOwnIdentity is returned when the peer of a first contact shares a key
+// (Ed25519 or X25519) with our own identity: a bundle of our own (we scanned
+// our own invite) or an init message that claims to come from us (a
+// reflection). Neither can be a real contact.
+var ErrOwnIdentity = errors.New("handshake: peer shares a key with our own identity")
+
+// sharesKey reports whether a and b have the same Ed25519 or the same X25519
+// key. Both are public.
+func sharesKey(a, b *identity.PublicIdentity) bool {
+	return a.SigningKey == b.SigningKey || a.DHKey == b.DHKey
+}
+
 // Result is what a completed first contact yields to the Double Ratchet.
 // It holds secrets: call Clear when done with it.
 type Result struct {
@@ -174,7 +186,8 @@ func deriveSecret(dh1, dh2, dh3 *[suite.DHSharedSize]byte, ss *[suite.KEMSharedS
 // Initiate runs the initiator's side of first contact (PQXDH §3.3) with
 // identity self towards the responder's bundle peer at time now.
 //
-// It first verifies peer (prekey.Bundle.Verify: identity binding, both
+// It first refuses a peer that shares a key with self (ErrOwnIdentity),
+// verifies peer (prekey.Bundle.Verify: identity binding, both
 // prekey signatures, both expiries; ErrClock for a zero now), then reads
 // from rand (crypto/rand if nil), in order, 32 bytes for EK_A, 32 bytes for
 // the ratchet X-Wing key and 64 bytes for the encapsulation. Any all-zero
@@ -182,6 +195,9 @@ func deriveSecret(dh1, dh2, dh3 *[suite.DHSharedSize]byte, ss *[suite.KEMSharedS
 func Initiate(rand io.Reader, self *identity.PrivateIdentity, peer *prekey.Bundle, now time.Time) (*InitMessage, *Result, error) {
 	if self == nil || peer == nil {
 		return nil, nil, errors.New("handshake: initiate: nil argument")
+	}
+	if sharesKey(self.Public(), &peer.Identity) {
+		return nil, nil, fmt.Errorf("handshake: initiate: %w", ErrOwnIdentity)
 	}
 	if err := peer.Verify(now); err != nil {
 		return nil, nil, fmt.Errorf("handshake: initiate: %w", err)
@@ -253,8 +269,10 @@ func Initiate(rand io.Reader, self *identity.PrivateIdentity, peer *prekey.Bundl
 // Respond runs the responder's side of first contact (PQXDH §3.4) with
 // identity self and prekeys keys, at time now.
 //
-// It checks the clock, that keys belong to self, the initiator's identity
-// binding (unless ParseInitMessage already did), then looks up the signed
+// It checks the clock, that keys belong to self, that the initiator shares
+// no key with self (ErrOwnIdentity: a reflected or self-addressed init
+// message), the initiator's identity binding (unless ParseInitMessage
+// already did), then looks up the signed
 // prekey and the KEM prekey by id — failing with prekey.ErrUnknownPrekey
 // or prekey.ErrExpired before any expensive work — computes DH1..DH3
 // (all-zero results fail with suite.ErrZeroDH), decapsulates and derives
@@ -280,6 +298,9 @@ func Respond(self *identity.PrivateIdentity, keys *prekey.Secrets, msg *InitMess
 	selfPub := self.Public()
 	if !keys.Owner().Equal(selfPub) {
 		return nil, errors.New("handshake: respond: prekeys belong to another identity")
+	}
+	if sharesKey(selfPub, &msg.Initiator) {
+		return nil, fmt.Errorf("handshake: respond: initiator: %w", ErrOwnIdentity)
 	}
 	spkPriv, spk, err := keys.SignedPrekey(msg.SignedPrekeyID, now)
 	if err != nil {
@@ -390,3 +411,7 @@ func ParseInitMessage(b []byte) (*InitMessage, error) {
 	m.verified, m.hasVerified = m.Initiator, true
 	return m, nil
 }
+
+// Format prints "handshake.Result{redacted}" for every verb: a Result holds
+// the root key.
+func (Result) Format(f fmt.State, _ rune) { io.WriteString(f, "handshake.Result{redacted}") }

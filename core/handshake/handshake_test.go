@@ -441,3 +441,57 @@ func TestInitMessageBitFlips(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnIdentityRefused checks that neither side runs a first contact with
+// itself: an initiator refuses its own bundle, and a responder refuses an
+// init message whose initiator shares its Ed25519 or its X25519 key (a
+// reflected message, or another signing key bound to our X25519 key).
+func TestOwnIdentityRefused(t *testing.T) {
+	t.Parallel()
+	bob := newParty(t, "bob", 2)
+	alice := newParty(t, "alice", 0)
+	if _, _, err := handshake.Initiate(testrand.New("self"), bob.id, bundleOf(t, bob), testNow); !errors.Is(err, handshake.ErrOwnIdentity) {
+		t.Errorf("Initiate to own bundle: %v, want ErrOwnIdentity", err)
+	}
+
+	eve, err := identity.Generate(testrand.New("eve"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobPub := bob.id.Public()
+	// Eve's signing key bound (validly, by Eve) to Bob's X25519 key.
+	boundToBob := identity.PublicIdentity{SigningKey: eve.Public().SigningKey, DHKey: bobPub.DHKey}
+	boundToBob.Binding = eve.Sign(suite.LabelIdentityBinding, boundToBob.SigningKey[:], boundToBob.DHKey[:])
+	if err := boundToBob.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := contact(t, alice.id, bob, "initiate")
+	before := bob.secrets.Marshal()
+	for _, tc := range []struct {
+		name string
+		id   identity.PublicIdentity
+	}{
+		{"reflected (Bob as initiator)", *bobPub},
+		{"Bob's X25519 key under another signing key", boundToBob},
+	} {
+		m := *msg
+		m.Initiator = tc.id
+		// A parsed message takes the same path as one built by hand.
+		parsed, err := handshake.ParseInitMessage(m.Marshal())
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for _, in := range []*handshake.InitMessage{&m, parsed} {
+			if _, err := handshake.Respond(bob.id, bob.secrets, in, testNow); !errors.Is(err, handshake.ErrOwnIdentity) {
+				t.Errorf("%s: Respond: %v, want ErrOwnIdentity", tc.name, err)
+			}
+		}
+	}
+	if !bytes.Equal(before, bob.secrets.Marshal()) {
+		t.Error("refused init messages changed the prekeys")
+	}
+	// The genuine message still works.
+	if _, err := handshake.Respond(bob.id, bob.secrets, msg, testNow); err != nil {
+		t.Fatal(err)
+	}
+}

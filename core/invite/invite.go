@@ -106,6 +106,7 @@ var base32Encoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").With
 // Invite is a parsed, verified invite. Its fields are read through methods
 // so that a verified invite cannot be changed.
 type Invite struct {
+	_       [0]func() // incomparable: an Invite holds the invite secret
 	bundle  prekey.Bundle
 	relay   string
 	secret  [address.SecretSize]byte
@@ -377,3 +378,7 @@ func (inv Invite) String() string {
 
 // GoString is String, so %#v does not print the secret either.
 func (inv Invite) GoString() string { return inv.String() }
+
+// Format prints String for every verb: fmt calls String only for some verbs
+// (not %d), and would print the secret for the others.
+func (inv Invite) Format(f fmt.State, _ rune) { io.WriteString(f, inv.String()) }

@@ -19,7 +19,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -49,10 +48,22 @@ const (
 	MaxBundleSize = BundleSize
 )
 
+// MaxExpiry is the largest expiry a prekey may carry, in Unix seconds:
+// 9999-12-31T23:59:59Z. Larger values are malformed: above about 2^63 -
+// 2^35.9 seconds time.Unix overflows, and the resulting time.Time would sort
+// before every real time while its Unix value sorts after.
+const MaxExpiry = 253402300799
+
+// maxClock is the latest Unix time at which prekey operations run: a prekey
+// made then with MaxPrekeyLifetime still expires by MaxExpiry. A later clock
+// is broken and fails closed with ErrClock.
+const maxClock = MaxExpiry - int64(MaxPrekeyLifetime/time.Second)
+
 // Sentinel errors. Each is wrapped with context; test with errors.Is.
 var (
-	// ErrClock: the time passed in is zero or before 1970. Prekey checks
-	// fail closed without a working clock.
+	// ErrClock: the time passed in is zero, not after 1970, or so late
+	// (within MaxPrekeyLifetime of MaxExpiry, i.e. past year 9998) that it
+	// cannot be a working clock. Prekey checks fail closed without one.
 	ErrClock = errors.New("prekey: clock not set")
 	// ErrExpired: a prekey's expiry is at or before the time passed in.
 	ErrExpired = errors.New("prekey: prekey expired")
@@ -93,9 +104,9 @@ type Bundle struct {
 	KEMPrekey    KEMPrekey
 }
 
-// checkClock fails closed on a zero or pre-1970 time.
+// checkClock fails closed on a zero, pre-1970 or post-maxClock time.
 func checkClock(now time.Time) error {
-	if now.IsZero() || now.Unix() <= 0 {
+	if now.IsZero() || now.Unix() <= 0 || now.Unix() > maxClock {
 		return ErrClock
 	}
 	return nil
@@ -118,11 +129,10 @@ func expiredAt(exp, now time.Time) bool {
 	return now.Unix() >= int64(expiryField(exp))
 }
 
-// readExpiry reads a uint64 expiry. Values above math.MaxInt64 cannot be a
-// time.Time and are malformed.
+// readExpiry reads a uint64 expiry. Values above MaxExpiry are malformed.
 func readExpiry(s *cryptobyte.String, out *time.Time) bool {
 	var v uint64
-	if !s.ReadUint64(&v) || v > math.MaxInt64 {
+	if !s.ReadUint64(&v) || v > MaxExpiry {
 		return false
 	}
 	*out = time.Unix(int64(v), 0).UTC()

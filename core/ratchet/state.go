@@ -2,6 +2,7 @@ package ratchet
 
 import (
 	"fmt"
+	"io"
 
 	"golang.org/x/crypto/cryptobyte"
 
@@ -276,3 +277,7 @@ type skippedID struct {
 	dh suite.DHPublicKey
 	n  uint32
 }
+
+// Format prints "ratchet.State{redacted}" for every verb: a State holds
+// every secret of the session.
+func (State) Format(f fmt.State, _ rune) { io.WriteString(f, "ratchet.State{redacted}") }

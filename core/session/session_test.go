@@ -10,6 +10,7 @@ import (
 
 	"github.com/parley-im/parley/core/address"
 	"github.com/parley-im/parley/core/envelope"
+	"github.com/parley-im/parley/core/handshake"
 	"github.com/parley-im/parley/core/identity"
 	"github.com/parley-im/parley/core/internal/testrand"
 	"github.com/parley-im/parley/core/invite"
@@ -400,5 +401,17 @@ func BenchmarkSendReceive200B(b *testing.B) {
 		if _, err := p.bob.Receive(out.Token, out.Blob, now); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestOwnInviteRefused checks that a user who opens their own invite makes
+// no conversation with themselves.
+func TestOwnInviteRefused(t *testing.T) {
+	t.Parallel()
+	p := newPair(t, "session/own-invite")
+	r := testrand.New("session/own-invite/begin")
+	_, _, err := session.Begin(r, p.inviter, p.inv.Bundle(), p.inv.Secret(), text(t, r, "hi me", t0.Add(time.Minute)), t0.Add(time.Minute))
+	if !errors.Is(err, handshake.ErrOwnIdentity) {
+		t.Errorf("Begin with own invite: %v, want handshake.ErrOwnIdentity", err)
 	}
 }

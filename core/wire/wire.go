@@ -44,8 +44,8 @@ const (
 	TagPayload         Tag = 0x70 // session.Payload (inside a ratchet message)
 	TagFirstContact    Tag = 0x71 // session first-contact body (inside an envelope)
 	TagConversation    Tag = 0x72 // session.Conversation (encrypted storage only)
-	TagRelayHello      Tag = 0x80 // relay/proto.ClientHello (Noise handshake payload)
-	TagRelayWelcome    Tag = 0x81 // relay/proto.ServerHello (Noise handshake payload)
+	TagRelayHello      Tag = 0x80 // relay/proto.Hello (Noise handshake payload)
+	TagRelayWelcome    Tag = 0x81 // relay/proto.Welcome (Noise handshake payload)
 	TagRelayDeposit    Tag = 0x82 // relay/proto.Deposit
 	TagRelayReceipt    Tag = 0x83 // relay/proto.Receipt
 	TagRelayFetch      Tag = 0x84 // relay/proto.Fetch
