@@ -10,14 +10,14 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # tests find them with `go mod download`; js/wasm tests get the directory.
 WYCHEPROOF := github.com/C2SP/wycheproof@v0.0.0-20250901140545-b51abcfb8daf
 
-.PHONY: all build test vet fmt-check staticcheck unit wasm-test wasm bench fuzz demo clean
+.PHONY: all build test vet fmt-check staticcheck unit wasm-test wasm wasm-node-test bench fuzz demo clean
 
 all: build
 
 build:
 	$(GO) build ./...
 
-test: fmt-check vet staticcheck unit wasm-test
+test: fmt-check vet staticcheck unit wasm-test wasm-node-test
 
 fmt-check:
 	$(GO) run ./internal/tools/gofmtcheck
@@ -37,9 +37,20 @@ wasm-test:
 	PARLEY_WYCHEPROOF_DIR="$$($(GO) list -m -f '{{.Dir}}' $(WYCHEPROOF))" \
 	PATH="$(WASM_EXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./core/...
 
+# dist/core.wasm and the wasm_exec.js of the toolchain that built it: the
+# extension loads both (docs/WASM.md).
 wasm:
 	mkdir -p dist
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o dist/core.wasm ./wasm
+	cp "$(WASM_EXEC)/wasm_exec.js" dist/wasm_exec.js
+
+# The module's Go packages under js/wasm, then the module as the extension
+# meets it: Node loads dist/ and calls parleyCore, against values a native
+# build of the core computes.
+wasm-node-test: wasm
+	PATH="$(WASM_EXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./wasm/...
+	$(GO) run ./wasm/internal/expected > dist/expected.json
+	node --test wasm/test/
 
 bench:
 	$(GO) run ./internal/tools/benchtable -benchtime $(BENCHTIME) ./...

@@ -7,4 +7,8 @@ require (
 	golang.org/x/crypto v0.58.0
 )
 
-require golang.org/x/sys v0.49.0 // indirect
+require (
+	github.com/hack-pad/safejs v0.1.0
+	golang.org/x/sys v0.49.0 // indirect
+	rsc.io/qr v0.2.0
+)
