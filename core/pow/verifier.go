@@ -101,7 +101,8 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 //
 // A stamp is consumed when Verify accepts it: a relay should run its own
 // cheap checks (sizes, quotas) first, and a client whose deposit failed
-// afterwards makes a new stamp.
+// afterwards makes a new stamp (Parley's relay instead answers a resent deposit
+// with its original receipt: docs/PROTOCOL.md §Relay).
 func (v *Verifier) Verify(token address.Token, blobHash [32]byte, st Stamp, now time.Time) error {
 	t, err := unixSeconds(now)
 	if err != nil {

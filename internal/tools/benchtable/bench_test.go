@@ -66,7 +66,7 @@ func TestAggregate(t *testing.T) {
 }
 
 func TestPairRatios(t *testing.T) {
-	qs := pairRatios(aggregate(parse(strings.NewReader(canned), 2)), goals)
+	qs := pairRatios(aggregate(parse(strings.NewReader(canned), 2)), goals())
 	want := []struct {
 		op      string
 		ratio   float64
@@ -107,7 +107,7 @@ func TestWriteTables(t *testing.T) {
 		t.Errorf("table:\n%s", b.String())
 	}
 	b.Reset()
-	writeRatios(&b, pairRatios(rs, goals))
+	writeRatios(&b, pairRatios(rs, goals()))
 	if s := b.String(); !strings.Contains(s, "1.20") || !strings.Contains(s, "≤ 1.25  PASS") || !strings.Contains(s, "OVER") {
 		t.Errorf("ratios:\n%s", s)
 	}

@@ -30,11 +30,16 @@ import (
 	"strconv"
 )
 
-// goals are the protocol/primitives ratios the core aims for, keyed by the
-// benchmark name before "/protocol".
-var goals = map[string]float64{
-	"BenchmarkFirstContact":               1.25,
-	"BenchmarkRatchet200B/same-direction": 2.0,
+// goals returns the protocol/primitives ratios Parley aims for, keyed by the
+// benchmark name before "/protocol": the issues' targets (first contact ≤
+// 1.25× its primitives, a same-direction ratchet message ≤ 2×, a durable
+// relay deposit at ≥ 50% of the bare group-commit store).
+func goals() map[string]float64 {
+	return map[string]float64{
+		"BenchmarkFirstContact":               1.25,
+		"BenchmarkRatchet200B/same-direction": 2.0,
+		"BenchmarkDeposit":                    2.0,
+	}
 }
 
 func main() { os.Exit(run()) }
@@ -68,7 +73,7 @@ func run() int {
 	results := aggregate(parse(&out, procs))
 	fmt.Println()
 	writeTable(os.Stdout, results)
-	ratios := pairRatios(results, goals)
+	ratios := pairRatios(results, goals())
 	over := false
 	if len(ratios) > 0 {
 		fmt.Println()
