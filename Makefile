@@ -10,14 +10,14 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # tests find them with `go mod download`; js/wasm tests get the directory.
 WYCHEPROOF := github.com/C2SP/wycheproof@v0.0.0-20250901140545-b51abcfb8daf
 
-.PHONY: all build test vet fmt-check staticcheck unit load wasm-test wasm wasm-node-test bench fuzz demo clean
+.PHONY: all build test vet fmt-check staticcheck unit load keystore-test wasm-test wasm wasm-node-test bench fuzz demo clean
 
 all: build
 
 build:
 	$(GO) build ./...
 
-test: fmt-check vet staticcheck unit load wasm-test wasm-node-test
+test: fmt-check vet staticcheck unit load keystore-test wasm-test wasm-node-test
 
 fmt-check:
 	$(GO) run ./internal/tools/gofmtcheck
@@ -36,6 +36,24 @@ unit:
 # smaller default).
 load:
 	$(GO) test -count=1 -run '^TestLoad$$' ./relay/server -args -load.clients 500 -load.deposits 200
+
+# The OS keystore against a real Secret Service (TESTING.md): gnome-keyring in
+# a private D-Bus session whose HOME and XDG directories are a temp dir. The
+# test binary is built first, with the normal Go environment, then run inside
+# the session; PARLEY_REQUIRE_KEYSTORE=1 turns "no keystore reachable" into a
+# failure instead of a skip. .ci/run installs gnome-keyring, dbus and
+# libsecret-tools.
+keystore-test:
+	@command -v gnome-keyring-daemon >/dev/null && command -v dbus-run-session >/dev/null && \
+	  command -v secret-tool >/dev/null || \
+	  { echo "keystore-test: install gnome-keyring dbus libsecret-tools (.ci/run does)" >&2; exit 1; }
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && mkdir -m 700 "$$tmp/run" && \
+	$(GO) test -c -o "$$tmp/keystore.test" ./bridge/keystore && \
+	cd bridge/keystore && \
+	HOME="$$tmp" XDG_RUNTIME_DIR="$$tmp/run" XDG_DATA_HOME="$$tmp/data" \
+	XDG_CONFIG_HOME="$$tmp/config" XDG_CACHE_HOME="$$tmp/cache" PARLEY_REQUIRE_KEYSTORE=1 \
+	dbus-run-session -- sh -c 'eval "$$(printf %s pw | gnome-keyring-daemon --unlock --components=secrets)"; \
+	  export GNOME_KEYRING_CONTROL; exec "$$0" -test.count=1' "$$tmp/keystore.test"
 
 # The core must build and pass its tests under js/wasm (Node runs them).
 wasm-test:
