@@ -37,23 +37,11 @@ unit:
 load:
 	$(GO) test -count=1 -run '^TestLoad$$' ./relay/server -args -load.clients 500 -load.deposits 200
 
-# The OS keystore against a real Secret Service (TESTING.md): gnome-keyring in
-# a private D-Bus session whose HOME and XDG directories are a temp dir. The
-# test binary is built first, with the normal Go environment, then run inside
-# the session; PARLEY_REQUIRE_KEYSTORE=1 turns "no keystore reachable" into a
-# failure instead of a skip. .ci/run installs gnome-keyring, dbus and
-# libsecret-tools.
+# The OS keystore against a real Secret Service (gnome-keyring in a private
+# D-Bus session; see internal/tools/keystoretest). .ci/run installs
+# gnome-keyring, dbus and libsecret-tools.
 keystore-test:
-	@command -v gnome-keyring-daemon >/dev/null && command -v dbus-run-session >/dev/null && \
-	  command -v secret-tool >/dev/null || \
-	  { echo "keystore-test: install gnome-keyring dbus libsecret-tools (.ci/run does)" >&2; exit 1; }
-	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && mkdir -m 700 "$$tmp/run" && \
-	$(GO) test -c -o "$$tmp/keystore.test" ./bridge/keystore && \
-	cd bridge/keystore && \
-	HOME="$$tmp" XDG_RUNTIME_DIR="$$tmp/run" XDG_DATA_HOME="$$tmp/data" \
-	XDG_CONFIG_HOME="$$tmp/config" XDG_CACHE_HOME="$$tmp/cache" PARLEY_REQUIRE_KEYSTORE=1 \
-	dbus-run-session -- sh -c 'eval "$$(printf %s pw | gnome-keyring-daemon --unlock --components=secrets)"; \
-	  export GNOME_KEYRING_CONTROL; exec "$$0" -test.count=1' "$$tmp/keystore.test"
+	$(GO) run ./internal/tools/keystoretest
 
 # The core must build and pass its tests under js/wasm (Node runs them).
 wasm-test:
