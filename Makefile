@@ -71,7 +71,7 @@ fuzz:
 	$(GO) run ./internal/tools/fuzzall -fuzztime $(FUZZTIME) ./...
 
 demo:
-	$(GO) run ./internal/coredemo/cmd/parley-core-demo
+	$(GO) run ./bridge/demo/cmd/parley-demo
 
 clean:
 	rm -rf dist

@@ -706,6 +706,38 @@ func (tx *Tx) InviteBySecret(secret []byte) (*Invite, error) {
 	return &inv, nil
 }
 
+// ActiveInvites returns the invites that are unused and not expired at
+// now, oldest first, at most limit (1..MaxPageSize): the ones whose
+// first-contact mailbox the engine polls.
+func (tx *Tx) ActiveInvites(now time.Time, limit int) ([]Invite, error) {
+	if err := checkNow(now); err != nil {
+		return nil, err
+	}
+	if limit < 1 || limit > MaxPageSize {
+		return nil, invalid("limit must be 1 to %d", MaxPageSize)
+	}
+	rows, err := tx.query("SELECT id, secret, prekey_id, expires, used, created FROM invites "+
+		"WHERE used = 0 AND expires > ? ORDER BY id LIMIT ?", toMillis(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: active invites: %w", err)
+	}
+	defer rows.Close()
+	var out []Invite
+	for rows.Next() {
+		var inv Invite
+		var exp, used, created int64
+		if err := rows.Scan(&inv.ID, &inv.Secret, &inv.PrekeyID, &exp, &used, &created); err != nil {
+			return nil, fmt.Errorf("store: active invites: %w", err)
+		}
+		inv.Expires, inv.Used, inv.Created = fromMillis(exp), fromMillis(used), fromMillis(created)
+		out = append(out, inv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: active invites: %w", err)
+	}
+	return out, nil
+}
+
 // UseInvite marks an invite used, once: ErrInviteUsed if it already was,
 // ErrInviteExpired if now is past its expiry, ErrNotFound if there is none.
 func (tx *Tx) UseInvite(id int64, now time.Time) error {

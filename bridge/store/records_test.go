@@ -631,3 +631,50 @@ func TestTranscripts(t *testing.T) {
 		t.Fatal("transcript replay accepted after the contact was deleted")
 	}
 }
+
+func TestActiveInvites(t *testing.T) {
+	t.Parallel()
+	db, _, _ := openTemp(t)
+	a := &Invite{Secret: bytes.Repeat([]byte{1}, 32), PrekeyID: 3, Expires: t0.Add(time.Hour), Created: t0}
+	b := &Invite{Secret: bytes.Repeat([]byte{2}, 32), PrekeyID: 4, Expires: t0.Add(2 * time.Hour), Created: t0}
+	c := &Invite{Secret: bytes.Repeat([]byte{3}, 32), PrekeyID: 5, Expires: t0.Add(3 * time.Hour), Created: t0}
+	mustUpdate(t, db, func(tx *Tx) error {
+		for _, inv := range []*Invite{a, b, c} {
+			if err := tx.AddInvite(inv); err != nil {
+				return err
+			}
+		}
+		return tx.UseInvite(b.ID, t0.Add(time.Minute))
+	})
+	ids := func(now time.Time, limit int) []int64 {
+		var out []int64
+		mustView(t, db, func(tx *Tx) error {
+			got, err := tx.ActiveInvites(now, limit)
+			for _, inv := range got {
+				if !inv.Used.IsZero() || !inv.Expires.After(now) || len(inv.Secret) != 32 {
+					t.Errorf("not active: %+v", inv)
+				}
+				out = append(out, inv.ID)
+			}
+			return err
+		})
+		return out
+	}
+	if got := ids(t0, 10); len(got) != 2 || got[0] != a.ID || got[1] != c.ID {
+		t.Errorf("active at t0: %v", got)
+	}
+	if got := ids(t0.Add(90*time.Minute), 10); len(got) != 1 || got[0] != c.ID {
+		t.Errorf("active after a expired: %v", got)
+	}
+	if got := ids(t0, 1); len(got) != 1 || got[0] != a.ID {
+		t.Errorf("limit 1: %v", got)
+	}
+	for _, bad := range []int{0, MaxPageSize + 1} {
+		if err := db.View(ctx, func(tx *Tx) error { _, err := tx.ActiveInvites(t0, bad); return err }); err == nil {
+			t.Errorf("limit %d accepted", bad)
+		}
+	}
+	if err := db.View(ctx, func(tx *Tx) error { _, err := tx.ActiveInvites(time.Time{}, 1); return err }); err == nil {
+		t.Error("zero now accepted")
+	}
+}
