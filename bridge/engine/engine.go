@@ -111,6 +111,9 @@ type Config struct {
 	// PrekeyLifetime and OneTimePrekeys shape identity.create's prekeys.
 	PrekeyLifetime time.Duration
 	OneTimePrekeys int
+	// CoverInterval is the mean time between cover deposits while cover
+	// traffic is on (jittered by ±25%); zero means DefaultCoverInterval.
+	CoverInterval time.Duration
 	// Logger gets failures (never message text or keys); nil discards.
 	Logger *slog.Logger
 }
@@ -127,7 +130,8 @@ type Engine struct {
 
 	mu      sync.Mutex
 	relays  map[string]Relay
-	relayUp *bool // nil: not tried yet
+	relayUp *bool  // nil: not tried yet
+	inUse   string // the relay of the last successful exchange
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	closed  bool
@@ -164,6 +168,9 @@ func New(cfg Config) (*Engine, error) {
 	if e.cfg.PrekeyLifetime <= 0 {
 		e.cfg.PrekeyLifetime = DefaultPrekeyLifetime
 	}
+	if e.cfg.CoverInterval <= 0 {
+		e.cfg.CoverInterval = DefaultCoverInterval
+	}
 	if e.cfg.OneTimePrekeys <= 0 {
 		e.cfg.OneTimePrekeys = DefaultOneTimePrekeys
 	}
@@ -178,7 +185,8 @@ func dialClient(address string) (Relay, error) {
 	return client.New(client.Config{Address: a, Retries: 2, Backoff: 200 * time.Millisecond})
 }
 
-// Start runs the engine's background loops (outbox sender and poller) until
+// Start runs the engine's background loops (outbox sender, poller and cover
+// traffic) until
 // Close. ctx bounds them too.
 func (e *Engine) Start(ctx context.Context) {
 	e.mu.Lock()
@@ -187,9 +195,10 @@ func (e *Engine) Start(ctx context.Context) {
 		return
 	}
 	ctx, e.cancel = context.WithCancel(ctx)
-	e.wg.Add(2)
+	e.wg.Add(3)
 	go func() { defer e.wg.Done(); e.outboxLoop(ctx) }()
 	go func() { defer e.wg.Done(); e.pollLoop(ctx) }()
+	go func() { defer e.wg.Done(); e.coverLoop(ctx) }()
 }
 
 // Close stops the loops, waits for them and closes the relay connections.
@@ -258,6 +267,36 @@ func (e *Engine) setRelayUp(ok bool) {
 			e.emit(EventStatusChanged, st)
 		}
 	}
+}
+
+// setInUse records which relay the last successful exchange went to and
+// emits status.changed when that changes (failover and back are never
+// silent).
+func (e *Engine) setInUse(address string) {
+	e.mu.Lock()
+	changed := e.inUse != address
+	e.inUse = address
+	e.mu.Unlock()
+	if changed {
+		if st, err := e.Status(context.Background()); err == nil {
+			e.emit(EventStatusChanged, st)
+		}
+	}
+}
+
+// alternate returns the second relay to try when address is unreachable:
+// the user's second relay, only for the user's primary relay, only if the
+// user configured one; "" otherwise.
+func (e *Engine) alternate(ctx context.Context, address string) string {
+	var alt string
+	_ = e.db.View(ctx, func(tx *store.Tx) error {
+		s, err := readSettings(tx)
+		if err == nil && s.Relay2 != "" && s.Relay == address {
+			alt = s.Relay2
+		}
+		return err
+	})
+	return alt
 }
 
 func (e *Engine) emit(name string, data any) {

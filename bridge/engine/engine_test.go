@@ -95,6 +95,17 @@ type peer struct {
 	recv   chan Message
 	// wrap, if set, wraps every relay connection the engine opens.
 	wrap func(Relay) Relay
+	// down holds relay addresses that fail every call (as if
+	// unreachable); dialed counts the calls per address.
+	down, dialed sync.Map
+	// deposits records every deposit made (under mu).
+	deposits []deposited
+}
+
+type deposited struct {
+	token address.Token
+	size  int
+	at    time.Time
 }
 
 type event struct {
@@ -127,17 +138,21 @@ func (p *peer) open(src keystore.Source) {
 		p.t.Fatal(err)
 	}
 	e, err := New(Config{DB: db, PollInterval: 30 * time.Millisecond, RetryBase: 20 * time.Millisecond,
-		RetryMax: 200 * time.Millisecond, OneTimePrekeys: 5, Emit: p.emit,
+		RetryMax: 200 * time.Millisecond, OneTimePrekeys: 5, Emit: p.emit, CoverInterval: 40 * time.Millisecond,
 		Dial: func(a string) (Relay, error) {
 			ra, err := addr.Parse(a)
 			if err != nil {
 				return nil, err
 			}
 			c, err := client.New(client.Config{Address: ra, Retries: -1, RequestTimeout: 2 * time.Second})
-			if err != nil || p.wrap == nil {
-				return c, err
+			if err != nil {
+				return nil, err
 			}
-			return p.wrap(c), nil
+			var r Relay = gate{Relay: c, p: p, addr: a}
+			if p.wrap != nil {
+				r = p.wrap(r)
+			}
+			return r, nil
 		}})
 	if err != nil {
 		p.t.Fatal(err)

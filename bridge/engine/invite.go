@@ -194,15 +194,15 @@ func (e *Engine) AcceptInvite(ctx context.Context, text, name, first string) (*C
 	return &v, err
 }
 
-// commitOutgoing stores the advanced conversation, the message (if it has
-// text) and its outbox entry, in the caller's transaction.
+// commitOutgoing stores the advanced conversation, the message (if it is a
+// non-empty text) and its outbox entry, in the caller's transaction.
 func commitOutgoing(tx *store.Tx, id store.ContactID, conv *session.Conversation, out *session.Outgoing, p *session.Payload, now time.Time) error {
 	st := conv.Marshal()
 	defer clear(st)
 	if err := tx.PutSession(id, st, now); err != nil {
 		return err
 	}
-	if len(p.Body) > 0 {
+	if len(p.Body) > 0 && p.Kind == session.KindText {
 		m := &store.Message{ID: store.MessageID(p.ID), Contact: id, Direction: store.Outgoing, Body: string(p.Body),
 			SentAt: p.SentAt, Status: store.StatusQueued, Created: now}
 		if err := tx.AddMessage(m); err != nil {

@@ -207,6 +207,16 @@ func (e *Engine) flushOutbox(ctx context.Context) time.Duration {
 	return idle
 }
 
+// depositAt deposits one blob at one relay.
+func (e *Engine) depositAt(ctx context.Context, relayAddr string, tok address.Token, blob []byte) error {
+	r, err := e.relay(relayAddr)
+	if err != nil {
+		return err
+	}
+	_, err = r.Deposit(ctx, tok, blob)
+	return err
+}
+
 // contactRelay returns the relay of a contact's conversation.
 func contactRelay(tx *store.Tx, id store.ContactID) (string, error) {
 	r, err := tx.Setting(contactRelayKey(id))
@@ -223,14 +233,24 @@ func contactRelay(tx *store.Tx, id store.ContactID) (string, error) {
 // failed.
 func (e *Engine) deposit(ctx context.Context, it store.OutboxItem, relayAddr string) bool {
 	tok, err := address.ParseToken(it.Token)
-	var r Relay
-	if err == nil && relayAddr != "" {
-		r, err = e.relay(relayAddr)
-	} else if err == nil {
+	if err == nil && relayAddr == "" {
 		err = errors.New("no relay")
 	}
 	if err == nil {
-		_, err = r.Deposit(ctx, tok, it.Blob)
+		used := relayAddr
+		err = e.depositAt(ctx, relayAddr, tok, it.Blob)
+		if err != nil && ctx.Err() == nil {
+			// Failover: the user's second relay, only for the user's
+			// primary and only if configured.
+			if alt := e.alternate(ctx, relayAddr); alt != "" {
+				if aerr := e.depositAt(ctx, alt, tok, it.Blob); aerr == nil {
+					err, used = nil, alt
+				}
+			}
+		}
+		if err == nil {
+			e.setInUse(used)
+		}
 	}
 	now, cerr := e.clock()
 	if cerr != nil || ctx.Err() != nil {

@@ -70,6 +70,11 @@ type Status struct {
 	RelayReachable *bool `json:"relayReachable"`
 	Contacts       int   `json:"contacts"`
 	Outbox         int   `json:"outbox"`
+	// RelayInUse is the relay the last exchange went to ("" before any):
+	// Relay, or the second relay while Relay is unreachable.
+	RelayInUse string `json:"relayInUse"`
+	// Failover is true while the second relay stands in for Relay.
+	Failover bool `json:"failover"`
 }
 
 // SafetyNumber is a contact's safety number.
@@ -202,45 +207,137 @@ func (e *Engine) Identity(ctx context.Context) (*IdentityInfo, error) {
 type Settings struct {
 	// Relay is the relay address this profile's invites name and polls.
 	Relay string `json:"relay"`
+	// Relay2 is an optional second relay (parley-relay:// address; "" if
+	// none): used only while Relay is unreachable, never instead of it
+	// (see Status.RelayInUse).
+	Relay2 string `json:"relay2"`
+	// Cover turns cover traffic on (see docs/NATIVE_MESSAGING.md).
+	Cover bool `json:"cover"`
 }
+
+// SettingsUpdate changes some settings: nil fields stay as they are.
+type SettingsUpdate struct {
+	Relay  *string `json:"relay"`
+	Relay2 *string `json:"relay2"`
+	Cover  *bool   `json:"cover"`
+}
+
+// SettingCover is the settings key of Settings.Cover ("1" when on).
+const SettingCover = "cover"
 
 // Settings returns the settings (settings.get).
 func (e *Engine) Settings(ctx context.Context) (*Settings, error) {
-	var s Settings
+	var s *Settings
 	err := e.db.View(ctx, func(tx *store.Tx) error {
-		v, err := tx.Setting(store.SettingRelayAddress)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		s.Relay = v
-		return nil
+		var err error
+		s, err = readSettings(tx)
+		return err
 	})
-	return &s, err
+	return s, err
 }
 
-// SetSettings changes the settings (settings.set). An empty relay clears
+func readSettings(tx *store.Tx) (*Settings, error) {
+	var s Settings
+	for _, f := range []struct {
+		key string
+		to  *string
+	}{{store.SettingRelayAddress, &s.Relay}, {store.SettingRelayFallback, &s.Relay2}} {
+		v, err := tx.Setting(f.key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		*f.to = v
+	}
+	v, err := tx.Setting(SettingCover)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	s.Cover = v == "1"
+	return &s, nil
+}
+
+func coverValue(on bool) string {
+	if on {
+		return "1"
+	}
+	return ""
+}
+
+func checkRelay(field, a string) error {
+	if a == "" {
+		return nil
+	}
+	if _, err := addr.Parse(a); err != nil {
+		return errorf(CodeInvalidParams, "%s: not a valid parley-relay:// address", field)
+	}
+	if err := invite.CheckRelayAddress(a); err != nil {
+		return errorf(CodeInvalidParams, "%s: not a valid relay address for invites", field)
+	}
+	return nil
+}
+
+// SetSettings replaces the settings (all fields). An empty relay clears
 // it.
 func (e *Engine) SetSettings(ctx context.Context, s Settings) (*Settings, error) {
-	if s.Relay != "" {
-		if _, err := addr.Parse(s.Relay); err != nil {
-			return nil, errorf(CodeInvalidParams, "relay: not a valid parley-relay:// address")
-		}
-		if err := invite.CheckRelayAddress(s.Relay); err != nil {
-			return nil, errorf(CodeInvalidParams, "relay: not a valid relay address for invites")
+	return e.UpdateSettings(ctx, SettingsUpdate{Relay: &s.Relay, Relay2: &s.Relay2, Cover: &s.Cover})
+}
+
+// UpdateSettings changes the settings named in u (settings.set), in one
+// transaction, and returns them all. The second relay must differ from the
+// first and needs one.
+func (e *Engine) UpdateSettings(ctx context.Context, u SettingsUpdate) (*Settings, error) {
+	if u.Relay != nil {
+		if err := checkRelay("relay", *u.Relay); err != nil {
+			return nil, err
 		}
 	}
-	err := e.db.Update(ctx, func(tx *store.Tx) error {
-		if s.Relay == "" {
-			return tx.DeleteSetting(store.SettingRelayAddress)
+	if u.Relay2 != nil {
+		if err := checkRelay("relay2", *u.Relay2); err != nil {
+			return nil, err
 		}
-		return tx.SetSetting(store.SettingRelayAddress, s.Relay)
+	}
+	var out *Settings
+	err := e.db.Update(ctx, func(tx *store.Tx) error {
+		s, err := readSettings(tx)
+		if err != nil {
+			return err
+		}
+		if u.Relay != nil {
+			s.Relay = *u.Relay
+		}
+		if u.Relay2 != nil {
+			s.Relay2 = *u.Relay2
+		}
+		if u.Cover != nil {
+			s.Cover = *u.Cover
+		}
+		if s.Relay2 != "" && s.Relay == "" {
+			return errorf(CodeInvalidParams, "relay2: needs a relay")
+		}
+		if s.Relay2 != "" && s.Relay2 == s.Relay {
+			return errorf(CodeInvalidParams, "relay2: must differ from relay")
+		}
+		for _, f := range []struct{ key, v string }{
+			{store.SettingRelayAddress, s.Relay}, {store.SettingRelayFallback, s.Relay2}, {SettingCover, coverValue(s.Cover)},
+		} {
+			if f.v == "" {
+				err = tx.DeleteSetting(f.key)
+			} else {
+				err = tx.SetSetting(f.key, f.v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		out = s
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	e.emitStatus(ctx)
 	e.PollNow()
-	return &s, nil
+	return out, nil
 }
 
 // Status returns the engine's state (status).
@@ -274,7 +371,9 @@ func (e *Engine) Status(ctx context.Context) (*Status, error) {
 		v := *e.relayUp
 		st.RelayReachable = &v
 	}
+	st.RelayInUse = e.inUse
 	e.mu.Unlock()
+	st.Failover = st.RelayInUse != "" && st.Relay != "" && st.RelayInUse != st.Relay
 	return &st, err
 }
 

@@ -19,6 +19,9 @@ import (
 type target struct {
 	contact store.ContactID
 	invite  *store.Invite
+	// cover marks this device's own cover token: its blobs are reclaimed
+	// (acked) unread.
+	cover bool
 }
 
 // SeenRetention is how long received message ids are remembered for
@@ -83,10 +86,17 @@ func (e *Engine) Poll(ctx context.Context) error {
 		}
 		groups[relay][tok] = t
 	}
+	cover, err := e.coverTokens(ctx, now)
+	if err != nil {
+		return err
+	}
 	err = e.db.View(ctx, func(tx *store.Tx) error {
 		own, err := tx.Setting(store.SettingRelayAddress)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
+		}
+		for _, tok := range cover {
+			add(own, tok, target{cover: true})
 		}
 		invs, err := tx.ActiveInvites(now, maxInvitesPolled)
 		if err != nil {
@@ -144,9 +154,37 @@ func (e *Engine) Poll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// pollRelay fetches the tokens at one relay, in chunks.
+// pollRelay fetches the tokens of one relay. If that relay is the user's
+// primary and unreachable, and the user configured a second relay, it
+// fetches the same tokens there (failover; status.changed names the relay
+// in use). The primary is tried first at every poll.
 func (e *Engine) pollRelay(ctx context.Context, relayAddr string, toks map[address.Token]target) error {
-	r, err := e.relay(relayAddr)
+	err := e.pollAt(ctx, relayAddr, relayAddr, toks)
+	if err == nil {
+		e.setRelayUp(true)
+		e.setInUse(relayAddr)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	if alt := e.alternate(ctx, relayAddr); alt != "" {
+		aerr := e.pollAt(ctx, alt, relayAddr, toks)
+		if aerr == nil {
+			e.setRelayUp(true)
+			e.setInUse(alt)
+			return nil
+		}
+		err = errors.Join(err, aerr)
+	}
+	e.setRelayUp(false)
+	return err
+}
+
+// pollAt fetches the tokens at relay at, in chunks; logical is the relay
+// the tokens belong to (what a first contact records).
+func (e *Engine) pollAt(ctx context.Context, at, logical string, toks map[address.Token]target) error {
+	r, err := e.relay(at)
 	if err != nil {
 		return err
 	}
@@ -158,17 +196,15 @@ func (e *Engine) pollRelay(ctx context.Context, relayAddr string, toks map[addre
 		for range maxFetchRounds {
 			items, err := r.Fetch(ctx, chunk, fetchLimit)
 			if err != nil {
-				e.setRelayUp(false)
 				return err
 			}
-			e.setRelayUp(true)
 			acks := map[address.Token][]uint64{}
 			for _, it := range items.Items {
 				t, ok := toks[it.Token]
 				if !ok {
 					continue
 				}
-				if e.handle(ctx, relayAddr, it, t) {
+				if e.handle(ctx, logical, it, t) {
 					acks[it.Token] = append(acks[it.Token], it.ID)
 				}
 			}
@@ -177,7 +213,6 @@ func (e *Engine) pollRelay(ctx context.Context, relayAddr string, toks map[addre
 				slices.Sort(ids)
 				ids = slices.Compact(ids)
 				if _, err := r.Ack(ctx, tok, ids); err != nil {
-					e.setRelayUp(false)
 					return err
 				}
 			}
@@ -194,6 +229,9 @@ func (e *Engine) pollRelay(ctx context.Context, relayAddr string, toks map[addre
 // us, duplicate, replayed first contact), false on a local failure (retry
 // at the next poll).
 func (e *Engine) handle(ctx context.Context, relayAddr string, it proto.Item, t target) bool {
+	if t.cover {
+		return true // a cover blob: reclaimed unread, never a message
+	}
 	now, err := e.clock()
 	if err != nil {
 		return false
@@ -201,7 +239,10 @@ func (e *Engine) handle(ctx context.Context, relayAddr string, it proto.Item, t 
 	if t.invite != nil {
 		return e.firstContact(ctx, relayAddr, it, t.invite, now)
 	}
-	var msg *store.Message
+	var (
+		msg     *store.Message
+		changed bool
+	)
 	err = e.db.Update(ctx, func(tx *store.Tx) error {
 		st, err := tx.Session(t.contact)
 		if err != nil {
@@ -222,10 +263,17 @@ func (e *Engine) handle(ctx context.Context, relayAddr string, it proto.Item, t 
 		if err != nil {
 			return err
 		}
+		if p.Kind == session.KindRotation {
+			changed, err = receiveRotation(tx, t.contact, conv, p, now)
+			return err
+		}
 		m, err := commitIncoming(tx, t.contact, conv, p, now)
 		msg = m
 		return err
 	})
+	if err == nil && changed {
+		e.contactChanged(ctx, t.contact)
+	}
 	return e.received(ctx, t.contact, msg, err)
 }
 

@@ -214,6 +214,9 @@ func (h *host) register(r *nmhost.Router) {
 	nmhost.Handle(r, "identity.get", withEngine(h, func(ctx context.Context, e *engine.Engine, _ struct{}) (*engine.IdentityInfo, error) {
 		return e.Identity(ctx)
 	}))
+	nmhost.Handle(r, "identity.rotate", withEngine(h, func(ctx context.Context, e *engine.Engine, _ struct{}) (*engine.RotateResult, error) {
+		return e.RotateIdentity(ctx)
+	}))
 	nmhost.Handle(r, "invite.create", withEngine(h, func(ctx context.Context, e *engine.Engine, p InviteCreateParams) (*engine.CreatedInvite, error) {
 		return e.CreateInvite(ctx, time.Duration(p.LifetimeSeconds)*time.Second)
 	}))
@@ -258,8 +261,8 @@ func (h *host) register(r *nmhost.Router) {
 	nmhost.Handle(r, "settings.get", withEngine(h, func(ctx context.Context, e *engine.Engine, _ struct{}) (*engine.Settings, error) {
 		return e.Settings(ctx)
 	}))
-	nmhost.Handle(r, "settings.set", withEngine(h, func(ctx context.Context, e *engine.Engine, p engine.Settings) (*engine.Settings, error) {
-		return e.SetSettings(ctx, p)
+	nmhost.Handle(r, "settings.set", withEngine(h, func(ctx context.Context, e *engine.Engine, p engine.SettingsUpdate) (*engine.Settings, error) {
+		return e.UpdateSettings(ctx, p)
 	}))
 }
 

@@ -305,6 +305,26 @@ func (tx *Tx) AcceptIdentityChange(id ContactID, now time.Time) error {
 	return tx.pinResult(res, err, id, "accept identity change")
 }
 
+// MoveIdentity replaces a contact's pinned identity with newIdentity after
+// the caller verified a rotation statement from the pinned one. The pin
+// state, the verified flag and any pending change stay as they are.
+// ErrExists if another contact already has that identity.
+func (tx *Tx) MoveIdentity(id ContactID, newIdentity []byte, now time.Time) error {
+	if err := checkBlob("identity", newIdentity); err != nil {
+		return err
+	}
+	if err := checkNow(now); err != nil {
+		return err
+	}
+	if c, err := tx.ContactByIdentity(newIdentity); err == nil && c.ID != id {
+		return fmt.Errorf("store: move identity: %w", ErrExists)
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	res, err := tx.exec("UPDATE contacts SET identity = ?, updated = ? WHERE id = ?", newIdentity, toMillis(now), id)
+	return affectedOne(res, err, "move identity")
+}
+
 // pinResult tells "no such contact" from "wrong pin state" when an
 // UPDATE … WHERE pin_state … changed nothing.
 func (tx *Tx) pinResult(res sql.Result, err error, id ContactID, what string) error {

@@ -14,8 +14,10 @@ func FuzzParsePayload(f *testing.F) {
 	r := testrand.New("session fuzz payload")
 	f.Add(text(f, r, "hello", t0).Marshal())
 	f.Add(text(f, r, "", t0).Marshal()) // empty text
-	f.Add([]byte{0x70, 0x01})           // header only
-	f.Add([]byte{0x70, 0x02})           // unknown version
+	_, rot := rotation(f, r, t0)
+	f.Add(rot.Marshal())      // a rotation statement
+	f.Add([]byte{0x70, 0x01}) // header only
+	f.Add([]byte{0x70, 0x02}) // unknown version
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := session.ParsePayload(b)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 
+	"github.com/parley-im/parley/core/identity"
 	"github.com/parley-im/parley/core/suite"
 	"github.com/parley-im/parley/core/wire"
 )
@@ -28,6 +29,12 @@ type PayloadKind uint8
 const (
 	// KindText is a UTF-8 chat message.
 	KindText PayloadKind = 1
+	// KindRotation carries an encoded identity.Rotation (exactly
+	// identity.RotationSize bytes): the sender's statement that its
+	// identity moved (docs/PROTOCOL.md §Identity §Rotation). The session
+	// checks only its encoding; the receiver verifies it against the
+	// identity it pinned (identity.Rotation.Verify).
+	KindRotation PayloadKind = 2
 )
 
 // MessageID names a message end to end: the receiver drops a second message
@@ -64,6 +71,22 @@ func NewText(rand io.Reader, text string, now time.Time) (*Payload, error) {
 	p := &Payload{SentAt: time.UnixMilli(now.UnixMilli()), Kind: KindText, Body: []byte(text)}
 	if err := suite.ReadRandom(rand, p.ID[:]); err != nil {
 		return nil, fmt.Errorf("session: new text: %w", err)
+	}
+	return p, nil
+}
+
+// NewRotation returns a rotation payload carrying r with a fresh random id
+// (from rand; nil means crypto/rand).
+func NewRotation(rand io.Reader, r *identity.Rotation, now time.Time) (*Payload, error) {
+	if now.IsZero() || now.UnixMilli() <= 0 {
+		return nil, fmt.Errorf("session: new rotation: %w", ErrClock)
+	}
+	if r == nil {
+		return nil, fmt.Errorf("session: new rotation: no rotation: %w", wire.ErrMalformed)
+	}
+	p := &Payload{SentAt: time.UnixMilli(now.UnixMilli()), Kind: KindRotation, Body: r.Marshal()}
+	if err := suite.ReadRandom(rand, p.ID[:]); err != nil {
+		return nil, fmt.Errorf("session: new rotation: %w", err)
 	}
 	return p, nil
 }
@@ -107,6 +130,13 @@ func ParsePayload(b []byte) (*Payload, error) {
 	case KindText:
 		if len(body) > MaxTextSize || !utf8.Valid(body) {
 			return nil, fmt.Errorf("session: parse payload: %w", ErrBadText)
+		}
+	case KindRotation:
+		if len(body) != identity.RotationSize {
+			return nil, fmt.Errorf("session: parse payload: rotation size %d: %w", len(body), wire.ErrMalformed)
+		}
+		if _, err := identity.ParseRotation(body); err != nil {
+			return nil, fmt.Errorf("session: parse payload: %w", err)
 		}
 	default:
 		return nil, fmt.Errorf("session: parse payload: unknown kind %d: %w", kind, wire.ErrMalformed)

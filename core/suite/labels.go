@@ -55,6 +55,10 @@ const (
 	// LabelEnvelope begins the associated data of an envelope seal, followed
 	// by the mailbox token the envelope is deposited under.
 	LabelEnvelope = "parley/v1/envelope"
+	// LabelCoverToken derives, from a device's cover-traffic secret and an
+	// epoch, the token its cover blobs are deposited under (the bridge's
+	// opt-in cover traffic, docs/NATIVE_MESSAGING.md "Cover traffic").
+	LabelCoverToken = "parley/v1/bridge/cover-token"
 )
 
 // Labels returns every label, for tests and documentation.
@@ -66,6 +70,6 @@ func Labels() []string {
 		LabelMessageKeys, LabelMailboxToken, LabelMailboxSeal,
 		LabelFirstContactToken, LabelFirstContactSeal, LabelConversationSecret,
 		LabelPoW, LabelInviteChecksum, LabelInviteSignature,
-		LabelSafetyNumberEmoji, LabelEnvelope,
+		LabelSafetyNumberEmoji, LabelEnvelope, LabelCoverToken,
 	}
 }
