@@ -22,6 +22,7 @@ import (
 	"github.com/parley-im/parley/relay/client"
 	"github.com/parley-im/parley/relay/proto"
 	"github.com/parley-im/parley/relay/store"
+	"github.com/parley-im/parley/relay/store/pgtest"
 )
 
 // binary is the parley-bridge built once for these tests.
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL cluster the tests share
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

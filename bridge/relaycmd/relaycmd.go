@@ -7,7 +7,11 @@
 //
 //	relay.key   the static Noise private key, mode 0600, created once
 //	relay.addr  the relay address, rewritten at every start
-//	relay.db    the bbolt store
+//	relay.db    the bbolt store (not with --store postgres://…)
+//
+// With --store postgres://… the items live in PostgreSQL instead
+// (relay/store/pgstore), and several relay processes can share that
+// database (docs/relay-postgres.md).
 package relaycmd
 
 import (
@@ -22,8 +26,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/parley-im/parley/core/pow"
@@ -34,6 +40,7 @@ import (
 	"github.com/parley-im/parley/relay/proto"
 	"github.com/parley-im/parley/relay/server"
 	"github.com/parley-im/parley/relay/store"
+	"github.com/parley-im/parley/relay/store/pgstore"
 )
 
 // File names inside the data directory.
@@ -45,6 +52,10 @@ const (
 
 // ShutdownTimeout bounds the graceful shutdown after SIGINT or SIGTERM.
 const ShutdownTimeout = 30 * time.Second
+
+// StoreOpenTimeout bounds connecting to PostgreSQL and migrating its schema
+// at start.
+const StoreOpenTimeout = time.Minute
 
 // Usage is the relay's help text.
 const Usage = `usage: parley-bridge --relay --listen ADDR --data DIR [flags]
@@ -68,12 +79,18 @@ Examples:
       --access-key-file ./relay/access.key --health 127.0.0.1:7778
   curl http://127.0.0.1:7778/health
 
+  # one of several relay processes sharing a PostgreSQL database (the
+  # password, if any, goes in PGPASSWORD or a PGPASSFILE, never in the URL)
+  parley-bridge --relay --listen 0.0.0.0:7777 --public-host relay.example.org \
+      --data /var/lib/parley-relay --store 'postgres://parley@db.internal/parley?sslmode=verify-full'
+
 Flags:
 `
 
 // options are the parsed flags.
 type options struct {
 	listen, data, publicHost, accessKeyFile, health string
+	storeURL                                        string
 	powBits                                         uint
 	maxBlob                                         int
 	ttl                                             time.Duration
@@ -153,6 +170,7 @@ func parse(args []string, stdout io.Writer) (*options, error) {
 	fs.UintVar(&o.powBits, "pow-bits", uint(def.PowBits), fmt.Sprintf("proof-of-work difficulty in `bits`, 1..%d", pow.MaxBits))
 	fs.StringVar(&o.accessKeyFile, "access-key-file", "", "make a private relay: clients must present the key in this `file` (created 0600 if missing)")
 	fs.StringVar(&o.health, "health", "", "serve GET /health on this loopback `address`, such as 127.0.0.1:7778")
+	fs.StringVar(&o.storeURL, "store", "", "keep items in PostgreSQL at this postgres:// `URL`, shared with other relay processes (default: the bbolt file DIR/"+StoreFile+")")
 	fs.IntVar(&o.maxBlob, "max-blob", def.MaxBlob, fmt.Sprintf("largest blob stored, in `bytes`, 1..%d", wire.MaxBlobSize))
 	fs.DurationVar(&o.ttl, "ttl", def.TTL, fmt.Sprintf("how long an unacked item is kept (`duration`, whole seconds, at most %v)", policy.MaxTTL))
 	fs.IntVar(&o.quotaPerToken, "quota-per-token", def.QuotaPerToken, "most items one mailbox token may hold (`n`)")
@@ -193,7 +211,69 @@ func parse(args []string, stdout io.Writer) (*options, error) {
 			return nil, err
 		}
 	}
+	if o.storeURL != "" {
+		if err := checkStoreURL(o.storeURL); err != nil {
+			return nil, err
+		}
+	}
 	return &o, nil
+}
+
+// checkStoreURL accepts a postgres:// or postgresql:// URL without a
+// password (a command line is visible to every local user). The URL is not
+// echoed: it may hold other secrets.
+func checkStoreURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return &usageError{
+			msg:  "--store must be a postgres:// or postgresql:// URL",
+			hint: "for example --store 'postgres://parley@db.internal/parley?sslmode=verify-full'; omit --store for the bbolt file",
+		}
+	}
+	if _, has := u.User.Password(); has || u.Query().Has("password") {
+		return &usageError{
+			msg:  "--store holds a password, which every local user could read from the command line",
+			hint: "put it in the PGPASSWORD environment variable or a PGPASSFILE (mode 0600) instead",
+		}
+	}
+	return nil
+}
+
+// openStore opens the store: the bbolt file in the data directory, or
+// PostgreSQL.
+func openStore(ctx context.Context, o *options, p *policy.Policy, log *slog.Logger) (store.Store, error) {
+	if o.storeURL != "" {
+		octx, cancel := context.WithTimeout(ctx, StoreOpenTimeout)
+		defer cancel()
+		st, err := pgstore.Open(octx, o.storeURL, p.StoreLimits(), pgstore.Options{Logger: log})
+		if errors.Is(err, pgstore.ErrSchemaTooNew) {
+			return nil, withHint(err, "a newer relay migrated this database: run that version")
+		}
+		if err != nil {
+			return nil, withHint(fmt.Errorf("open postgres store: %w", redact(err, o.storeURL)), "is the database up and reachable, and may this user create tables in the schema? see docs/relay-postgres.md")
+		}
+		return st, nil
+	}
+	st, err := store.OpenBolt(filepath.Join(o.data, StoreFile), p.StoreLimits())
+	if errors.Is(err, store.ErrLocked) {
+		return nil, withHint(fmt.Errorf("data directory %s is in use by another relay", o.data), "stop the other relay or use another --data")
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A new store file, and a new data directory, must survive a power
+	// loss before the first receipt does.
+	syncDir(o.data)
+	syncDir(filepath.Dir(filepath.Clean(o.data)))
+	return st, nil
+}
+
+// redact makes sure the error does not repeat the store URL.
+func redact(err error, storeURL string) error {
+	if strings.Contains(err.Error(), storeURL) {
+		return errors.New(strings.ReplaceAll(err.Error(), storeURL, "<--store URL>"))
+	}
+	return err
 }
 
 // checkLoopback accepts only a loopback IP literal with a port.
@@ -243,20 +323,13 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	// The store first: its file lock keeps a second relay out of DIR
-	// before anything in DIR is touched.
-	st, err := store.OpenBolt(filepath.Join(o.data, StoreFile), p.StoreLimits())
-	if errors.Is(err, store.ErrLocked) {
-		return withHint(fmt.Errorf("data directory %s is in use by another relay", o.data), "stop the other relay or use another --data")
-	}
+	// The store first: the bbolt file lock keeps a second relay out of
+	// DIR before anything in DIR is touched.
+	st, err := openStore(ctx, o, p, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	// A new store file, and a new data directory, must survive a power
-	// loss before the first receipt does.
-	syncDir(o.data)
-	syncDir(filepath.Dir(filepath.Clean(o.data)))
 	key, _, err := loadOrCreate(filepath.Join(o.data, KeyFile), func() ([]byte, error) {
 		k, err := link.GenerateKey(nil)
 		if err != nil {

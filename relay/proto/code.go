@@ -45,10 +45,16 @@ const (
 	// CodeInternal: the relay failed to store or read (for example a disk
 	// error). Nothing was stored; retry later.
 	CodeInternal Code = 12
+	// CodeUnavailable: the relay's store cannot be reached for now (its
+	// database is down or restarting, or a connection to it was lost).
+	// The request may or may not have taken effect: retry the same
+	// request later (a retried DEPOSIT is deduplicated, an ACK is
+	// idempotent).
+	CodeUnavailable Code = 13
 )
 
 // maxCode is the largest assigned code.
-const maxCode = CodeInternal
+const maxCode = CodeUnavailable
 
 // codeNames are the stable names used in logs and health counters.
 var codeNames = [...]string{
@@ -65,6 +71,7 @@ var codeNames = [...]string{
 	CodeQuotaToken:       "quota_token",
 	CodeQuotaTotal:       "quota_total",
 	CodeInternal:         "internal",
+	CodeUnavailable:      "unavailable",
 }
 
 // Codes returns every assigned error code but CodeOK, in order.
@@ -93,5 +100,5 @@ func (c Code) Error() string {
 }
 
 // Retryable reports whether the same request may succeed later unchanged:
-// CodeBusy and CodeInternal.
-func (c Code) Retryable() bool { return c == CodeBusy || c == CodeInternal }
+// CodeBusy, CodeInternal and CodeUnavailable.
+func (c Code) Retryable() bool { return c == CodeBusy || c == CodeInternal || c == CodeUnavailable }

@@ -274,7 +274,7 @@ func TestCodes(t *testing.T) {
 		t.Fatalf("Error() = %q", got)
 	}
 	for _, c := range Codes() {
-		if c.Retryable() != (c == CodeBusy || c == CodeInternal) {
+		if c.Retryable() != (c == CodeBusy || c == CodeInternal || c == CodeUnavailable) {
 			t.Fatalf("%v retryable = %v", c, c.Retryable())
 		}
 	}

@@ -413,13 +413,17 @@ func receipt(r store.Receipt) *proto.Receipt {
 }
 
 // storeError maps a store error to its code; unexpected ones are logged
-// (without any request data) and become CodeInternal.
+// (without any request data) and become CodeInternal. A store that cannot
+// reach its database is CodeUnavailable, not logged per request (the store
+// logs the outage).
 func (s *Server) storeError(op string, err error) *proto.Error {
 	switch {
 	case errors.Is(err, store.ErrQuotaToken):
 		return s.reject(proto.CodeQuotaToken)
 	case errors.Is(err, store.ErrQuotaTotal):
 		return s.reject(proto.CodeQuotaTotal)
+	case errors.Is(err, store.ErrUnavailable):
+		return s.reject(proto.CodeUnavailable)
 	}
 	s.log.Error("relay: store failed", "op", op, "err", err)
 	return s.reject(proto.CodeInternal)

@@ -1,14 +1,20 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"net/http"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/parley-im/parley/relay/proto"
+	"github.com/parley-im/parley/relay/store"
 )
+
+// healthTimeout bounds the store's reachability check in a health report.
+const healthTimeout = 2 * time.Second
 
 // counters are the server's aggregate counters. None is per client or per
 // mailbox.
@@ -45,9 +51,22 @@ type Stats struct {
 	Items       uint64 `json:"items"`
 	BytesStored uint64 `json:"bytes_stored"`
 	// StampsCached is the size of the stamp replay cache.
-	StampsCached int        `json:"stamps_cached"`
-	Connections  ConnStats  `json:"connections"`
-	Rejections   Rejections `json:"rejections"`
+	StampsCached int `json:"stamps_cached"`
+	// Store is the store's kind and whether its database answers.
+	Store       StoreStats `json:"store"`
+	Connections ConnStats  `json:"connections"`
+	Rejections  Rejections `json:"rejections"`
+}
+
+// StoreStats says which store serves and whether it can serve now.
+type StoreStats struct {
+	// Kind is "bbolt" or "postgres" ("unknown" for a store that does not
+	// report).
+	Kind string `json:"kind"`
+	// Reachable is false while the store's database cannot be reached
+	// (requests then get the code "unavailable"), and for a store that
+	// does not report.
+	Reachable bool `json:"reachable"`
 }
 
 // ConnStats counts connections.
@@ -66,8 +85,11 @@ type ConnStats struct {
 // every code present.
 type Rejections map[string]uint64
 
-// Stats returns a snapshot of the counters.
-func (s *Server) Stats() Stats {
+// Stats returns a snapshot of the counters, with the store's health
+// checked within healthTimeout.
+func (s *Server) Stats() Stats { return s.statsContext(context.Background()) }
+
+func (s *Server) statsContext(ctx context.Context) Stats {
 	c := &s.stats
 	u := s.cfg.Store.Usage()
 	st := Stats{
@@ -85,6 +107,13 @@ func (s *Server) Stats() Stats {
 	}
 	for _, code := range proto.Codes() {
 		st.Rejections[code.String()] = c.rejections[code].Load()
+	}
+	st.Store = StoreStats{Kind: "unknown"}
+	if hr, ok := s.cfg.Store.(store.HealthReporter); ok {
+		hctx, cancel := context.WithTimeout(ctx, healthTimeout)
+		h := hr.Health(hctx)
+		cancel()
+		st.Store = StoreStats{Kind: h.Kind, Reachable: h.Reachable}
 	}
 	return st
 }
@@ -111,7 +140,7 @@ func (s *Server) HealthHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		json.NewEncoder(w).Encode(s.Stats())
+		json.NewEncoder(w).Encode(s.statsContext(r.Context()))
 	})
 }
 

@@ -73,6 +73,13 @@ type Bolt struct {
 	bytes    atomic.Uint64
 	lastTime uint64 // writer only: latest deposit time
 	commits  atomic.Uint64
+
+	// inFlight holds the ids of items that a running Fetch is reading, so
+	// a concurrent Fetch skips them (one item, one fetcher at a time). Its
+	// size is bounded by the number of concurrent fetches times their item
+	// limit.
+	flightMu sync.Mutex
+	inFlight map[uint64]struct{}
 }
 
 type opKind uint8
@@ -100,8 +107,8 @@ type op struct {
 // OpenBolt opens or creates the store file at path. It fails with ErrLocked
 // when another process holds the file.
 func OpenBolt(path string, limits Limits) (*Bolt, error) {
-	if limits.TTL < time.Second || limits.MaxItemsPerToken < 1 || limits.MaxTotalBytes < 1 || limits.DedupeWindow < time.Second {
-		return nil, errors.New("store: limits out of range")
+	if err := limits.Validate(); err != nil {
+		return nil, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:        openTimeout,
@@ -115,12 +122,13 @@ func OpenBolt(path string, limits Limits) (*Bolt, error) {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
 	s := &Bolt{
-		db:     db,
-		limits: limits,
-		ttl:    uint64((limits.TTL + time.Second - 1) / time.Second),
-		window: uint64((limits.DedupeWindow + time.Second - 1) / time.Second),
-		ops:    make(chan *op, queueSize),
-		done:   make(chan struct{}),
+		db:       db,
+		limits:   limits,
+		ttl:      uint64((limits.TTL + time.Second - 1) / time.Second),
+		window:   uint64((limits.DedupeWindow + time.Second - 1) / time.Second),
+		ops:      make(chan *op, queueSize),
+		done:     make(chan struct{}),
+		inFlight: map[uint64]struct{}{},
 	}
 	if err := s.init(); err != nil {
 		db.Close()
@@ -162,6 +170,34 @@ func (s *Bolt) init() error {
 
 // Usage returns the totals as of the last commit.
 func (s *Bolt) Usage() Usage { return Usage{Items: s.items.Load(), Bytes: s.bytes.Load()} }
+
+// Health reports the kind "bbolt", reachable while the store is open.
+func (s *Bolt) Health(context.Context) Health {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return Health{Kind: "bbolt", Reachable: !s.closed}
+}
+
+// hold marks id as being read by a Fetch; it reports false when another
+// Fetch holds it.
+func (s *Bolt) hold(id uint64) bool {
+	s.flightMu.Lock()
+	defer s.flightMu.Unlock()
+	if _, busy := s.inFlight[id]; busy {
+		return false
+	}
+	s.inFlight[id] = struct{}{}
+	return true
+}
+
+// release ends the holds of a Fetch.
+func (s *Bolt) release(ids []uint64) {
+	s.flightMu.Lock()
+	defer s.flightMu.Unlock()
+	for _, id := range ids {
+		delete(s.inFlight, id)
+	}
+}
 
 // Path returns the database file's path.
 func (s *Bolt) Path() string { return s.db.Path() }
@@ -283,14 +319,14 @@ func dedupeReceipt(v []byte) (Receipt, error) {
 }
 
 // Fetch reads live items in a read transaction; it does not go through the
-// writer.
+// writer. Items another running Fetch holds are skipped.
 func (s *Bolt) Fetch(ctx context.Context, tokens []address.Token, limit FetchLimit, now time.Time) ([]Item, bool, error) {
 	t, err := unixSeconds(now)
 	if err != nil {
 		return nil, false, err
 	}
-	if limit.Items < 1 || limit.Bytes < 1 || limit.PerItem < 0 {
-		return nil, false, errors.New("store: fetch limit out of range")
+	if err := limit.Validate(); err != nil {
+		return nil, false, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
@@ -302,6 +338,8 @@ func (s *Bolt) Fetch(ctx context.Context, tokens []address.Token, limit FetchLim
 		return nil, false, ErrClosed
 	}
 	var items []Item
+	var held []uint64
+	defer func() { s.release(held) }()
 	more := false
 	used := 0
 	err = s.db.View(func(tx *bolt.Tx) error {
@@ -316,6 +354,11 @@ func (s *Bolt) Fetch(ctx context.Context, tokens []address.Token, limit FetchLim
 				if binary.BigEndian.Uint64(v)+s.ttl <= t {
 					continue // expired, not yet swept: never delivered
 				}
+				id := binary.BigEndian.Uint64(k[address.TokenSize:])
+				if !s.hold(id) {
+					continue // another Fetch is reading it
+				}
+				held = append(held, id)
 				cost := limit.PerItem + len(v) - 8
 				if len(items) == limit.Items || used+cost > limit.Bytes {
 					more = true
@@ -324,7 +367,7 @@ func (s *Bolt) Fetch(ctx context.Context, tokens []address.Token, limit FetchLim
 				used += cost
 				items = append(items, Item{
 					Token: tokens[i],
-					ID:    binary.BigEndian.Uint64(k[address.TokenSize:]),
+					ID:    id,
 					Blob:  bytes.Clone(v[8:]),
 				})
 			}

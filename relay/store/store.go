@@ -13,11 +13,19 @@
 //     restarts. A retried deposit is therefore stored exactly once.
 //   - Fetch never deletes: an item is delivered again until acked. It never
 //     returns an item past its TTL, swept or not (expiry fails closed).
+//   - Fetch never hands one item to two fetchers at once: while one Fetch
+//     is reading an item, a concurrent Fetch skips it (row locking with
+//     SKIP LOCKED in PostgreSQL, an in-memory in-flight set in bbolt).
+//     Once a Fetch has returned, its items are delivered again to any
+//     later Fetch until they are acked.
 //   - Ack deletes durably; acking an unknown id does nothing.
 //   - Quotas (items per token, total bytes) are checked inside the commit,
 //     so concurrent deposits cannot overshoot them.
 //
-// Bolt implements Store on go.etcd.io/bbolt.
+// Bolt implements Store on go.etcd.io/bbolt; package
+// relay/store/pgstore implements it on PostgreSQL, shared by several relay
+// processes; package relay/store/storetest is the conformance suite both
+// pass.
 package store
 
 import (
@@ -40,6 +48,12 @@ var (
 	ErrClosed = errors.New("store: closed")
 	// ErrClock: the time given is zero or before 1970; fail closed.
 	ErrClock = errors.New("store: clock not set")
+	// ErrUnavailable: the store's database cannot be reached or failed
+	// transiently (a lost connection, a restarting server). The operation
+	// may or may not have taken effect; retrying the same request is safe
+	// (a deposit is deduplicated by its key, an ack is idempotent). The
+	// relay answers proto.CodeUnavailable.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // DedupeKey identifies one deposit: its stamp's time (Unix seconds) and its
@@ -99,6 +113,37 @@ type Limits struct {
 	DedupeWindow time.Duration
 }
 
+// Validate checks that the limits are in range.
+func (l Limits) Validate() error {
+	if l.TTL < time.Second || l.MaxItemsPerToken < 1 || l.MaxTotalBytes < 1 || l.DedupeWindow < time.Second {
+		return errors.New("store: limits out of range")
+	}
+	return nil
+}
+
+// Validate checks that the fetch limit is in range.
+func (l FetchLimit) Validate() error {
+	if l.Items < 1 || l.Bytes < 1 || l.PerItem < 0 {
+		return errors.New("store: fetch limit out of range")
+	}
+	return nil
+}
+
+// Health is what a store tells the health endpoint: its kind and whether
+// its database answers. Aggregate only.
+type Health struct {
+	// Kind is "bbolt" or "postgres".
+	Kind string
+	// Reachable reports whether the store could serve a request now.
+	Reachable bool
+}
+
+// HealthReporter is implemented by stores that report their Health. The
+// report must not block longer than ctx allows.
+type HealthReporter interface {
+	Health(ctx context.Context) Health
+}
+
 // Store keeps items. Implementations are safe for concurrent use.
 type Store interface {
 	// Deposit stores d at time now and returns once it is durable.
@@ -121,6 +166,10 @@ type Store interface {
 	// Close finishes pending operations and closes the store.
 	Close() error
 }
+
+// UnixSeconds checks now and returns it in Unix seconds: a zero time or one
+// before 1970 is ErrClock (a store never acts on an unset clock).
+func UnixSeconds(now time.Time) (uint64, error) { return unixSeconds(now) }
 
 // unixSeconds checks now and returns it in Unix seconds.
 func unixSeconds(now time.Time) (uint64, error) {
