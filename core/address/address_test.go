@@ -5,20 +5,16 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/core/internal/testrand"
 	"github.com/parley-im/parley/core/suite"
+	"github.com/parley-im/parley/internal/vectortest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata vectors")
 
 const vectorFile = "../../testdata/vectors/address.json"
 
@@ -441,9 +437,9 @@ func generateVectors(t *testing.T) *vectorSet {
 
 func unhex(t *testing.T, s string, n int) []byte {
 	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != n {
-		t.Fatalf("bad hex field %q (want %d bytes): %v", s, n, err)
+	b := vectortest.Unhex(t, s)
+	if len(b) != n {
+		t.Fatalf("hex field %.16q…: %d bytes, want %d", s, len(b), n)
 	}
 	return b
 }
@@ -452,28 +448,9 @@ func unhex(t *testing.T, s string, n int) []byte {
 // compares them byte for byte with the file, then replays the file: every
 // output is recomputed from the inputs recorded in it.
 func TestVectors(t *testing.T) {
-	vs := generateVectors(t)
-	want, err := json.MarshalIndent(vs, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want = append(want, '\n')
-	if *update {
-		if err := os.WriteFile(vectorFile, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(vectorFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the generated vectors (run with -update if the change is intended)", vectorFile)
-	}
+	vectortest.Check(t, vectorFile, "\t", generateVectors(t))
 	var file vectorSet
-	if err := json.Unmarshal(got, &file); err != nil {
-		t.Fatal(err)
-	}
+	vectortest.Read(t, vectorFile, &file)
 	if len(file.Conversations) == 0 || len(file.FirstContacts) == 0 || len(file.Epochs) == 0 {
 		t.Fatal("empty vector file")
 	}

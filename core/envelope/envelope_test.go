@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"slices"
 	"testing"
 
@@ -16,9 +13,8 @@ import (
 	"github.com/parley-im/parley/core/internal/testrand"
 	"github.com/parley-im/parley/core/suite"
 	"github.com/parley-im/parley/core/wire"
+	"github.com/parley-im/parley/internal/vectortest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata vectors")
 
 const vectorFile = "../../testdata/vectors/envelope.json"
 
@@ -375,56 +371,25 @@ func generateVectors(t testing.TB) []vector {
 
 func readVectors(t testing.TB) []vector {
 	t.Helper()
-	b, err := os.ReadFile(vectorFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var vs []vector
-	if err := json.Unmarshal(b, &vs); err != nil {
-		t.Fatal(err)
-	}
+	vectortest.Read(t, vectorFile, &vs)
 	return vs
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestVectors regenerates the vectors and compares them byte for byte with
 // the file, then replays the file: every blob opens to its kind and body,
 // and sealing the body again with the blob's nonce gives the same blob.
 func TestVectors(t *testing.T) {
-	want, err := json.MarshalIndent(generateVectors(t), "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want = append(want, '\n')
-	if *update {
-		if err := os.WriteFile(vectorFile, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(vectorFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the generated vectors (run with -update if the change is intended)", vectorFile)
-	}
+	vectortest.Check(t, vectorFile, "\t", generateVectors(t))
 	vs := readVectors(t)
 	seen := make(map[int]bool)
 	for _, v := range vs {
-		key := (*[32]byte)(unhex(t, v.Key))
-		tok, err := address.ParseToken(unhex(t, v.Token))
+		key := (*[32]byte)(vectortest.Unhex(t, v.Key))
+		tok, err := address.ParseToken(vectortest.Unhex(t, v.Token))
 		if err != nil {
 			t.Fatal(err)
 		}
-		blob, b := unhex(t, v.Blob), unhex(t, v.Body)
+		blob, b := vectortest.Unhex(t, v.Blob), vectortest.Unhex(t, v.Body)
 		kind, got, err := Open(key, tok, blob)
 		if err != nil || uint8(kind) != v.Kind || !bytes.Equal(got, b) {
 			t.Errorf("%s: Open = %v, %v", v.Name, kind, err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/parley-im/parley/core/wire"
+	"github.com/parley-im/parley/internal/vectortest"
 )
 
 // FuzzOpen opens arbitrary blobs under one fixed key and token. It checks
@@ -14,7 +15,7 @@ func FuzzOpen(f *testing.F) {
 	key, tok := fixture("envelope/fuzz")
 	// The vectors are sealed under other keys: they reach the AEAD and fail.
 	for _, v := range readVectors(f) {
-		f.Add(unhex(f, v.Blob))
+		f.Add(vectortest.Unhex(f, v.Blob))
 	}
 	// Valid blobs under the fuzz key, one per bucket and kind, so mutations
 	// start from something that opens.

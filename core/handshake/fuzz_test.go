@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/parley-im/parley/core/handshake"
+	"github.com/parley-im/parley/internal/vectortest"
 )
 
 func FuzzParseInitMessage(f *testing.F) {
 	var v handshakeVectors
-	readVector(f, "handshake.json", &v)
+	vectortest.Read(f, vectorDir+"handshake.json", &v)
 	for _, c := range v.Cases {
-		f.Add(unhex(f, c.InitMessage))
+		f.Add(vectortest.Unhex(f, c.InitMessage))
 	}
 	f.Add([]byte{})                                                   // empty
 	f.Add([]byte{0x20, 0x01})                                         // header only

@@ -1,15 +1,10 @@
 package handshake_test
 
 import (
-	"bytes"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,56 +13,13 @@ import (
 	"github.com/parley-im/parley/core/internal/testrand"
 	"github.com/parley-im/parley/core/prekey"
 	"github.com/parley-im/parley/core/suite"
+	"github.com/parley-im/parley/internal/vectortest"
 
 	"golang.org/x/crypto/curve25519"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata vectors")
-
-const vectorDir = "../../testdata/vectors"
-
-func checkVector(t *testing.T, file string, got any) {
-	t.Helper()
-	enc, err := json.MarshalIndent(got, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc = append(enc, '\n')
-	path := filepath.Join(vectorDir, file)
-	if *update {
-		if err := os.WriteFile(path, enc, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read vector (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(enc, want) {
-		t.Errorf("%s: regenerated vector differs from the stored one", file)
-	}
-}
-
-func readVector(t testing.TB, file string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorDir, file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+// vectorDir holds the published vectors (testdata/vectors/README.md).
+const vectorDir = "../../testdata/vectors/"
 
 func hexs(b []byte) string { return hex.EncodeToString(b) }
 
@@ -171,10 +123,10 @@ func TestVectorsHandshake(t *testing.T) {
 		Life:  int64(testLifetime / time.Second),
 		Cases: []handshakeCase{makeCase(t, "one-time", 2), makeCase(t, "last-resort", 0)},
 	}
-	checkVector(t, "handshake.json", v)
+	vectortest.Check(t, vectorDir+"handshake.json", "  ", v)
 
 	var s handshakeVectors
-	readVector(t, "handshake.json", &s)
+	vectortest.Read(t, vectorDir+"handshake.json", &s)
 	now := time.Unix(s.Now, 0)
 	for _, c := range s.Cases {
 		t.Run(c.Name, func(t *testing.T) {
@@ -184,22 +136,22 @@ func TestVectorsHandshake(t *testing.T) {
 }
 
 func replayCase(t *testing.T, c handshakeCase, now time.Time) {
-	bob, err := identity.ParsePrivate(unhex(t, c.ResponderPrivate))
+	bob, err := identity.ParsePrivate(vectortest.Unhex(t, c.ResponderPrivate))
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := prekey.ParseSecrets(unhex(t, c.ResponderSecrets))
+	secrets, err := prekey.ParseSecrets(vectortest.Unhex(t, c.ResponderSecrets))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundle, err := prekey.ParseBundle(unhex(t, c.Bundle))
+	bundle, err := prekey.ParseBundle(vectortest.Unhex(t, c.Bundle))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := bundle.Verify(now); err != nil {
 		t.Fatal(err)
 	}
-	msg, err := handshake.ParseInitMessage(unhex(t, c.InitMessage))
+	msg, err := handshake.ParseInitMessage(vectortest.Unhex(t, c.InitMessage))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +166,7 @@ func replayCase(t *testing.T, c handshakeCase, now time.Time) {
 	if hexs(secrets.Marshal()) != c.ResponderSecAfter {
 		t.Fatal("responder prekeys after the handshake differ")
 	}
-	alice, err := identity.ParsePrivate(unhex(t, c.InitiatorPrivate))
+	alice, err := identity.ParsePrivate(vectortest.Unhex(t, c.InitiatorPrivate))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,9 +178,9 @@ func replayCase(t *testing.T, c handshakeCase, now time.Time) {
 	// the initiator's identity scalar follows its Ed25519 seed, the
 	// responder's first signed prekey scalar follows header, owner, next
 	// id, count, id and expiry in the secrets encoding.
-	aliceScalar := unhex(t, c.InitiatorPrivate)[2+32:]
-	bobScalar := unhex(t, c.ResponderPrivate)[2+32:]
-	spkScalar := unhex(t, c.ResponderSecrets)[2+130+4+1+4+8:][:32]
+	aliceScalar := vectortest.Unhex(t, c.InitiatorPrivate)[2+32:]
+	bobScalar := vectortest.Unhex(t, c.ResponderPrivate)[2+32:]
+	spkScalar := vectortest.Unhex(t, c.ResponderSecrets)[2+130+4+1+4+8:][:32]
 	for i, d := range []struct {
 		scalar, point []byte
 		want          string
@@ -252,12 +204,12 @@ func replayCase(t *testing.T, c handshakeCase, now time.Time) {
 	if bundle.KEMPrekey.LastResort {
 		flag[0] = 1
 	}
-	raw := unhex(t, c.InitMessage)
+	raw := vectortest.Unhex(t, c.InitMessage)
 	var in []byte
 	for _, f := range [][]byte{
 		[]byte("parley/v1/handshake/transcript"),
-		raw[2 : 2+130],                // initiator identity, as sent
-		unhex(t, c.Bundle)[2 : 2+130], // responder identity, as in the bundle
+		raw[2 : 2+130],                           // initiator identity, as sent
+		vectortest.Unhex(t, c.Bundle)[2 : 2+130], // responder identity, as in the bundle
 		u32(bundle.SignedPrekey.ID), bundle.SignedPrekey.Key[:],
 		u32(bundle.KEMPrekey.ID), bundle.KEMPrekey.Key.Bytes()[:], flag,
 		msg.Ephemeral[:], msg.KEMCiphertext[:], msg.RatchetKEM.Bytes()[:],
@@ -268,7 +220,7 @@ func replayCase(t *testing.T, c handshakeCase, now time.Time) {
 	if hexs(th[:]) != c.Transcript {
 		t.Fatal("transcript does not follow the specification")
 	}
-	ikm := append(append(append(unhex(t, c.DH1), unhex(t, c.DH2)...), unhex(t, c.DH3)...), unhex(t, c.KEMShared)...)
+	ikm := append(append(append(vectortest.Unhex(t, c.DH1), vectortest.Unhex(t, c.DH2)...), vectortest.Unhex(t, c.DH3)...), vectortest.Unhex(t, c.KEMShared)...)
 	sk, err := hkdf.Key(sha256.New, ikm, th[:], "parley/v1/handshake/kdf", 32)
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +229,7 @@ func replayCase(t *testing.T, c handshakeCase, now time.Time) {
 		t.Fatal("shared secret does not follow the specification")
 	}
 	// The recorded ratchet seed is the private half of the sent ratchet key.
-	ratchet, err := suite.NewKEMPrivateKey(unhex(t, c.RatchetKEMSeed))
+	ratchet, err := suite.NewKEMPrivateKey(vectortest.Unhex(t, c.RatchetKEMSeed))
 	if err != nil {
 		t.Fatal(err)
 	}

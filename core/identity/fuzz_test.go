@@ -2,32 +2,20 @@ package identity_test
 
 import (
 	"bytes"
-	"encoding/hex"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/parley-im/parley/core/identity"
+	"github.com/parley-im/parley/internal/vectortest"
 )
 
 // vectorSeeds returns every hex string stored under key in the named
 // vector file, so the fuzzers start from real encodings.
 func vectorSeeds(f *testing.F, file string, pick func(v any) []string, v any) [][]byte {
 	f.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorDir, file))
-	if err != nil {
-		f.Fatal(err)
-	}
-	if err := jsonUnmarshal(b, v); err != nil {
-		f.Fatal(err)
-	}
+	vectortest.Read(f, vectorDir+file, v)
 	var out [][]byte
 	for _, s := range pick(v) {
-		x, err := hex.DecodeString(s)
-		if err != nil {
-			f.Fatal(err)
-		}
-		out = append(out, x)
+		out = append(out, vectortest.Unhex(f, s))
 	}
 	return out
 }

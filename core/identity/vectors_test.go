@@ -4,64 +4,15 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/parley-im/parley/core/identity"
 	"github.com/parley-im/parley/core/internal/testrand"
+	"github.com/parley-im/parley/internal/vectortest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata vectors")
-
-const vectorDir = "../../testdata/vectors"
-
-// checkVector writes got to testdata/vectors/<file> with -update, and
-// otherwise compares it byte for byte with the stored file.
-func checkVector(t *testing.T, file string, got any) {
-	t.Helper()
-	enc, err := json.MarshalIndent(got, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc = append(enc, '\n')
-	path := filepath.Join(vectorDir, file)
-	if *update {
-		if err := os.WriteFile(path, enc, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read vector (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(enc, want) {
-		t.Errorf("%s: regenerated vector differs from the stored one", file)
-	}
-}
-
-// readVector decodes a stored vector file into v.
-func readVector(t *testing.T, file string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorDir, file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+// vectorDir holds the published vectors (testdata/vectors/README.md).
+const vectorDir = "../../testdata/vectors/"
 
 func mustGenerate(t testing.TB, name string) *identity.PrivateIdentity {
 	t.Helper()
@@ -104,16 +55,16 @@ func makeIdentityVectors(t *testing.T) identityVectors {
 }
 
 func TestVectorsIdentity(t *testing.T) {
-	checkVector(t, "identity.json", makeIdentityVectors(t))
+	vectortest.Check(t, vectorDir+"identity.json", "  ", makeIdentityVectors(t))
 
 	// Replay from the file alone: parse both encodings and re-encode.
 	var v identityVectors
-	readVector(t, "identity.json", &v)
+	vectortest.Read(t, vectorDir+"identity.json", &v)
 	if len(v.Cases) == 0 {
 		t.Fatal("no cases")
 	}
 	for _, c := range v.Cases {
-		p, err := identity.ParsePublic(unhex(t, c.Public))
+		p, err := identity.ParsePublic(vectortest.Unhex(t, c.Public))
 		if err != nil {
 			t.Fatalf("%s: ParsePublic: %v", c.Rand, err)
 		}
@@ -121,7 +72,7 @@ func TestVectorsIdentity(t *testing.T) {
 			hex.EncodeToString(p.Binding[:]) != c.Binding {
 			t.Errorf("%s: public fields differ", c.Rand)
 		}
-		priv, err := identity.ParsePrivate(unhex(t, c.Private))
+		priv, err := identity.ParsePrivate(vectortest.Unhex(t, c.Private))
 		if err != nil {
 			t.Fatalf("%s: ParsePrivate: %v", c.Rand, err)
 		}
@@ -163,16 +114,16 @@ func TestVectorsSafety(t *testing.T) {
 			Emoji:  sn.Emoji(),
 		})
 	}
-	checkVector(t, "safety.json", v)
+	vectortest.Check(t, vectorDir+"safety.json", "  ", v)
 
 	var stored safetyVectors
-	readVector(t, "safety.json", &stored)
+	vectortest.Read(t, vectorDir+"safety.json", &stored)
 	for i, c := range stored.Cases {
-		a, err := identity.ParsePublic(unhex(t, c.A))
+		a, err := identity.ParsePublic(vectortest.Unhex(t, c.A))
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := identity.ParsePublic(unhex(t, c.B))
+		b, err := identity.ParsePublic(vectortest.Unhex(t, c.B))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +171,7 @@ func TestVectorsRotation(t *testing.T) {
 	signed = append(signed, oldID.Public().Marshal()...)
 	signed = append(signed, newID.Public().Marshal()...)
 	signed = append(signed, 0, 0, 0, 0, 0, 0, 0, 7)
-	checkVector(t, "rotation.json", rotationVector{
+	vectortest.Check(t, vectorDir+"rotation.json", "  ", rotationVector{
 		Comment:    "old, new = two identity.Generate(testrand.New(\"rotation\")); NewRotation(old, new, 7); signed_message is what both signatures cover",
 		OldPrivate: hex.EncodeToString(oldID.MarshalPrivate()),
 		NewPrivate: hex.EncodeToString(newID.MarshalPrivate()),
@@ -230,19 +181,19 @@ func TestVectorsRotation(t *testing.T) {
 	})
 
 	var v rotationVector
-	readVector(t, "rotation.json", &v)
-	parsed, err := identity.ParseRotation(unhex(t, v.Rotation))
+	vectortest.Read(t, vectorDir+"rotation.json", &v)
+	parsed, err := identity.ParseRotation(vectortest.Unhex(t, v.Rotation))
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldP, err := identity.ParsePrivate(unhex(t, v.OldPrivate))
+	oldP, err := identity.ParsePrivate(vectortest.Unhex(t, v.OldPrivate))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := parsed.Verify(oldP.Public(), v.Seq-1, func(*identity.PublicIdentity) bool { return false }); err != nil {
 		t.Fatalf("stored rotation does not verify: %v", err)
 	}
-	msg := unhex(t, v.Signed)
+	msg := vectortest.Unhex(t, v.Signed)
 	if err := parsed.Old.VerifySignature(parsed.SigOld, "", msg); err != nil {
 		t.Errorf("SigOld does not cover signed_message: %v", err)
 	}
@@ -250,5 +201,3 @@ func TestVectorsRotation(t *testing.T) {
 		t.Errorf("SigNew does not cover signed_message: %v", err)
 	}
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

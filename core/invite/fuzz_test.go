@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/parley-im/parley/internal/vectortest"
 )
 
 // The fuzz targets parse at t0, the vectors' creation time.
@@ -42,7 +44,7 @@ func FuzzParse(f *testing.F) {
 // it. Anything accepted must re-encode byte for byte.
 func FuzzParseBinary(f *testing.F) {
 	for _, v := range readVectors(f) {
-		b := unhex(f, v.Bytes)
+		b := vectortest.Unhex(f, v.Bytes)
 		f.Add(b[:len(b)-ChecksumSize]) // the signed binary, checksum stripped
 	}
 	f.Add([]byte{})                                  // empty

@@ -3,11 +3,8 @@ package invite
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -19,9 +16,8 @@ import (
 	"github.com/parley-im/parley/core/prekey"
 	"github.com/parley-im/parley/core/suite"
 	"github.com/parley-im/parley/core/wire"
+	"github.com/parley-im/parley/internal/vectortest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata vectors")
 
 const vectorFile = "../../testdata/vectors/invite.json"
 
@@ -566,47 +562,16 @@ func generateVectors(t testing.TB) []vector {
 
 func readVectors(t testing.TB) []vector {
 	t.Helper()
-	b, err := os.ReadFile(vectorFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var vs []vector
-	if err := json.Unmarshal(b, &vs); err != nil {
-		t.Fatal(err)
-	}
+	vectortest.Read(t, vectorFile, &vs)
 	return vs
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestVectors regenerates the vectors and compares them byte for byte with
 // the file, then replays the file: each text parses at its time to the
 // recorded fields and re-encodes identically.
 func TestVectors(t *testing.T) {
-	want, err := json.MarshalIndent(generateVectors(t), "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want = append(want, '\n')
-	if *update {
-		if err := os.WriteFile(vectorFile, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(vectorFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the generated vectors (run with -update if the change is intended)", vectorFile)
-	}
+	vectortest.Check(t, vectorFile, "\t", generateVectors(t))
 	vs := readVectors(t)
 	if len(vs) == 0 {
 		t.Fatal("no vectors")
@@ -617,7 +582,7 @@ func TestVectors(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", v.Name, err)
 		}
-		fromBytes, err := ParseBytes(unhex(t, v.Bytes), now)
+		fromBytes, err := ParseBytes(vectortest.Unhex(t, v.Bytes), now)
 		if err != nil || fromBytes.Text() != v.Text {
 			t.Fatalf("%s: bytes: %v", v.Name, err)
 		}
@@ -628,10 +593,10 @@ func TestVectors(t *testing.T) {
 			t.Errorf("%s: re-encoding", v.Name)
 		case inv.RelayAddress() != v.Relay, inv.Expires().Unix() != v.Expires, inv.Fingerprint() != v.Fingerprint:
 			t.Errorf("%s: fields", v.Name)
-		case !bytes.Equal(sb[:], unhex(t, v.InviteSecret)), !bytes.Equal(tok[:], unhex(t, v.FirstContact)),
-			!bytes.Equal(key[:], unhex(t, v.FirstSealKey)):
+		case !bytes.Equal(sb[:], vectortest.Unhex(t, v.InviteSecret)), !bytes.Equal(tok[:], vectortest.Unhex(t, v.FirstContact)),
+			!bytes.Equal(key[:], vectortest.Unhex(t, v.FirstSealKey)):
 			t.Errorf("%s: secret", v.Name)
-		case !bytes.Equal(inv.Inviter().Marshal(), unhex(t, v.Inviter)), !bytes.Equal(inv.Bundle().Marshal(), unhex(t, v.BundleEncoded)):
+		case !bytes.Equal(inv.Inviter().Marshal(), vectortest.Unhex(t, v.Inviter)), !bytes.Equal(inv.Bundle().Marshal(), vectortest.Unhex(t, v.BundleEncoded)):
 			t.Errorf("%s: inviter / bundle", v.Name)
 		}
 		if _, err := Parse(v.Text, time.Unix(v.Expires, 0)); !errors.Is(err, ErrExpired) {

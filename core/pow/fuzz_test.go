@@ -3,13 +3,15 @@ package pow
 import (
 	"bytes"
 	"testing"
+
+	"github.com/parley-im/parley/internal/vectortest"
 )
 
 // FuzzParseStamp checks that ParseStamp never panics, returns nil on error,
 // and re-encodes anything it accepts byte for byte.
 func FuzzParseStamp(f *testing.F) {
 	for _, v := range readVectors(f) {
-		f.Add(unhex(f, v.Stamp))
+		f.Add(vectortest.Unhex(f, v.Stamp))
 	}
 	f.Add([]byte{})                                                               // empty
 	f.Add([]byte{0x50, 0x01})                                                     // header only

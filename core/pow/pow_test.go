@@ -5,11 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -21,9 +18,8 @@ import (
 	"github.com/parley-im/parley/core/internal/testrand"
 	"github.com/parley-im/parley/core/suite"
 	"github.com/parley-im/parley/core/wire"
+	"github.com/parley-im/parley/internal/vectortest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata vectors")
 
 const vectorFile = "../../testdata/vectors/pow.json"
 
@@ -530,24 +526,9 @@ func generateVectors(t *testing.T) []stampVector {
 
 func readVectors(t testing.TB) []stampVector {
 	t.Helper()
-	b, err := os.ReadFile(vectorFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var vs []stampVector
-	if err := json.Unmarshal(b, &vs); err != nil {
-		t.Fatal(err)
-	}
+	vectortest.Read(t, vectorFile, &vs)
 	return vs
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestVectors regenerates the vectors and compares them byte for byte with
@@ -555,44 +536,28 @@ func unhex(t testing.TB, s string) []byte {
 // the recorded digest, verifies, and is the first solution (Solve from the
 // recorded inputs returns the recorded nonce).
 func TestVectors(t *testing.T) {
-	want, err := json.MarshalIndent(generateVectors(t), "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want = append(want, '\n')
-	if *update {
-		if err := os.WriteFile(vectorFile, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(vectorFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the generated vectors (run with -update if the change is intended)", vectorFile)
-	}
+	vectortest.Check(t, vectorFile, "\t", generateVectors(t))
 	vs := readVectors(t)
 	if len(vs) == 0 {
 		t.Fatal("no vectors")
 	}
 	for _, v := range vs {
-		tok, err := address.ParseToken(unhex(t, v.Token))
+		tok, err := address.ParseToken(vectortest.Unhex(t, v.Token))
 		if err != nil {
 			t.Fatal(err)
 		}
-		bh := sha256.Sum256(unhex(t, v.Blob))
-		if !bytes.Equal(bh[:], unhex(t, v.BlobHash)) {
+		bh := sha256.Sum256(vectortest.Unhex(t, v.Blob))
+		if !bytes.Equal(bh[:], vectortest.Unhex(t, v.BlobHash)) {
 			t.Errorf("%s: blob hash", v.Name)
 		}
-		st, err := ParseStamp(unhex(t, v.Stamp))
+		st, err := ParseStamp(vectortest.Unhex(t, v.Stamp))
 		if err != nil || *st != (Stamp{Time: v.Time, Bits: v.Bits, Nonce: v.Nonce}) {
 			t.Fatalf("%s: parse %+v, %v", v.Name, st, err)
 		}
-		if !bytes.Equal(st.Marshal(), unhex(t, v.Stamp)) {
+		if !bytes.Equal(st.Marshal(), vectortest.Unhex(t, v.Stamp)) {
 			t.Errorf("%s: re-encoding", v.Name)
 		}
-		if d := st.Digest(tok, bh); !bytes.Equal(d[:], unhex(t, v.Digest)) || leadingZeros(&d) < int(v.Bits) {
+		if d := st.Digest(tok, bh); !bytes.Equal(d[:], vectortest.Unhex(t, v.Digest)) || leadingZeros(&d) < int(v.Bits) {
 			t.Errorf("%s: digest", v.Name)
 		}
 		if v.Bits > 0 {

@@ -5,18 +5,19 @@ import (
 	"testing"
 
 	"github.com/parley-im/parley/core/prekey"
+	"github.com/parley-im/parley/internal/vectortest"
 )
 
 func prekeyVectorSeeds(f *testing.F) prekeyVector {
 	var v prekeyVector
-	readVector(f, "prekey.json", &v)
+	vectortest.Read(f, vectorDir+"prekey.json", &v)
 	return v
 }
 
 func FuzzParseBundle(f *testing.F) {
 	v := prekeyVectorSeeds(f)
 	for _, s := range []string{v.Bundle1, v.Bundle2, v.Bundle3} {
-		f.Add(unhex(f, s))
+		f.Add(vectortest.Unhex(f, s))
 	}
 	f.Add([]byte{})                                           // empty
 	f.Add([]byte{0x12, 0x01})                                 // header only
@@ -39,8 +40,8 @@ func FuzzParseBundle(f *testing.F) {
 
 func FuzzParseSecrets(f *testing.F) {
 	v := prekeyVectorSeeds(f)
-	f.Add(unhex(f, v.SecretsBefore))
-	f.Add(unhex(f, v.SecretsAfter))
+	f.Add(vectortest.Unhex(f, v.SecretsBefore))
+	f.Add(vectortest.Unhex(f, v.SecretsAfter))
 	f.Add([]byte{})                              // empty
 	f.Add([]byte{0x13, 0x01})                    // header only
 	f.Add(make([]byte, prekey.MaxSecretsSize+1)) // over the limit

@@ -1,73 +1,23 @@
 package prekey_test
 
 import (
-	"bytes"
 	"encoding/hex"
-	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/core/identity"
 	"github.com/parley-im/parley/core/internal/testrand"
 	"github.com/parley-im/parley/core/prekey"
+	"github.com/parley-im/parley/internal/vectortest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata vectors")
-
-const vectorDir = "../../testdata/vectors"
+// vectorDir holds the published vectors (testdata/vectors/README.md).
+const vectorDir = "../../testdata/vectors/"
 
 // testNow is the fixed clock of every prekey test and vector.
 var testNow = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
 const testLifetime = 30 * 24 * time.Hour
-
-// checkVector writes got to testdata/vectors/<file> with -update, and
-// otherwise compares it byte for byte with the stored file.
-func checkVector(t *testing.T, file string, got any) {
-	t.Helper()
-	enc, err := json.MarshalIndent(got, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc = append(enc, '\n')
-	path := filepath.Join(vectorDir, file)
-	if *update {
-		if err := os.WriteFile(path, enc, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read vector (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(enc, want) {
-		t.Errorf("%s: regenerated vector differs from the stored one", file)
-	}
-}
-
-func readVector(t testing.TB, file string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorDir, file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // fixture is one owner with generated prekeys.
 type fixture struct {
@@ -134,14 +84,14 @@ func TestVectorsPrekey(t *testing.T) {
 	v.SecretsAfter = hex.EncodeToString(f.secrets.Marshal())
 	v.SPKSigned = hex.EncodeToString(spkSigned(bundles[0]))
 	v.KEMSigned = hex.EncodeToString(kemSigned(bundles[0]))
-	checkVector(t, "prekey.json", v)
+	vectortest.Check(t, vectorDir+"prekey.json", "  ", v)
 
 	// Replay from the file alone.
 	var s prekeyVector
-	readVector(t, "prekey.json", &s)
+	vectortest.Read(t, vectorDir+"prekey.json", &s)
 	now := time.Unix(s.Now, 0)
 	for i, enc := range []string{s.Bundle1, s.Bundle2, s.Bundle3} {
-		b, err := prekey.ParseBundle(unhex(t, enc))
+		b, err := prekey.ParseBundle(vectortest.Unhex(t, enc))
 		if err != nil {
 			t.Fatalf("bundle %d: %v", i+1, err)
 		}
@@ -152,14 +102,14 @@ func TestVectorsPrekey(t *testing.T) {
 			t.Errorf("bundle %d: LastResort = %v", i+1, b.KEMPrekey.LastResort)
 		}
 	}
-	b1, _ := prekey.ParseBundle(unhex(t, s.Bundle1))
-	if err := b1.Identity.VerifySignature(b1.SignedPrekey.Sig, "", unhex(t, s.SPKSigned)); err != nil {
+	b1, _ := prekey.ParseBundle(vectortest.Unhex(t, s.Bundle1))
+	if err := b1.Identity.VerifySignature(b1.SignedPrekey.Sig, "", vectortest.Unhex(t, s.SPKSigned)); err != nil {
 		t.Errorf("signed prekey signature does not cover the recorded message: %v", err)
 	}
-	if err := b1.Identity.VerifySignature(b1.KEMPrekey.Sig, "", unhex(t, s.KEMSigned)); err != nil {
+	if err := b1.Identity.VerifySignature(b1.KEMPrekey.Sig, "", vectortest.Unhex(t, s.KEMSigned)); err != nil {
 		t.Errorf("KEM prekey signature does not cover the recorded message: %v", err)
 	}
-	sec, err := prekey.ParseSecrets(unhex(t, s.SecretsBefore))
+	sec, err := prekey.ParseSecrets(vectortest.Unhex(t, s.SecretsBefore))
 	if err != nil {
 		t.Fatal(err)
 	}

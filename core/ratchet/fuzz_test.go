@@ -3,25 +3,18 @@ package ratchet
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
-	"os"
 	"testing"
 
 	"github.com/parley-im/parley/core/wire"
+	"github.com/parley-im/parley/internal/vectortest"
 )
 
 // fuzzVectors loads the known-answer vectors to seed the fuzzers.
 func fuzzVectors(f *testing.F) *vectorFile {
 	f.Helper()
-	data, err := os.ReadFile(vectorsPath)
-	if err != nil {
-		f.Fatal(err)
-	}
 	var v vectorFile
-	if err := json.Unmarshal(data, &v); err != nil {
-		f.Fatal(err)
-	}
+	vectortest.Read(f, vectorsPath, &v)
 	return &v
 }
 

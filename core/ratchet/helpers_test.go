@@ -3,15 +3,12 @@ package ratchet
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"io"
 	"testing"
 
 	"github.com/parley-im/parley/core/internal/testrand"
 	"github.com/parley-im/parley/core/suite"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata vectors")
 
 // testADSize is the size of the associated data tests bind: two encoded
 // public identities, as the handshake passes.

@@ -6,10 +6,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"testing"
 
 	"github.com/cloudflare/circl/kem/xwing"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/parley-im/parley/core/internal/testrand"
 	"github.com/parley-im/parley/core/suite"
+	"github.com/parley-im/parley/internal/vectortest"
 )
 
 const vectorsPath = "../../testdata/vectors/ratchet.json"
@@ -101,17 +100,15 @@ var vectorScript = []struct {
 
 func TestVectors(t *testing.T) {
 	t.Parallel()
-	if *update {
-		writeVectors(t)
-	}
-	data, err := os.ReadFile(vectorsPath)
-	must(t, err)
+	vectortest.Check(t, vectorsPath, "  ", generateVectors(t))
 	var v vectorFile
-	must(t, json.Unmarshal(data, &v))
+	vectortest.Read(t, vectorsPath, &v)
 	replayVectors(t, &v)
 }
 
-func writeVectors(t *testing.T) {
+// generateVectors runs the scripted conversation from deterministic
+// randomness and records it as testdata/vectors/ratchet.json holds it.
+func generateVectors(t *testing.T) *vectorFile {
 	r := testrand.New("ratchet")
 	cfg := Config{MaxSkipPerStep: 1000, MaxSkipTotal: 2000, PQInterval: 2}
 	se := newSession(t, r)
@@ -155,9 +152,7 @@ func writeVectors(t *testing.T) {
 		v.Events = append(v.Events, ev)
 	}
 	v.InitiatorState, v.ResponderState = alice.Marshal(), bob.Marshal()
-	out, err := json.MarshalIndent(&v, "", "  ")
-	must(t, err)
-	must(t, os.WriteFile(vectorsPath, append(out, '\n'), 0o644))
+	return &v
 }
 
 func partyName(c byte) string {
@@ -252,10 +247,8 @@ func replayVectors(t *testing.T, v *vectorFile) {
 // chain whose randomness and X-Wing ciphertext it also rebuilds).
 func TestVectorsIndependent(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile(vectorsPath)
-	must(t, err)
 	var v vectorFile
-	must(t, json.Unmarshal(data, &v))
+	vectortest.Read(t, vectorsPath, &v)
 	msg := func(id int) vectorEvent {
 		for _, ev := range v.Events {
 			if ev.Op == "encrypt" && ev.ID == id {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/parley-im/parley/core/internal/testrand"
 	"github.com/parley-im/parley/core/suite"
+	"github.com/parley-im/parley/internal/vectortest"
 )
 
 // Fuzz targets for the suite functions that take bytes from the network:
@@ -19,7 +20,7 @@ func FuzzParseKEMPublicKey(f *testing.F) {
 	valid := *mustKEM(f, "fuzz/kem").Public().Bytes()
 	f.Add(valid[:])
 	// The known-answer vector's key.
-	f.Add(unhex(f, loadVectors(f).XWing.Public))
+	f.Add(vectortest.Unhex(f, loadVectors(f).XWing.Public))
 	// One byte short and one byte long.
 	f.Add(valid[:len(valid)-1])
 	f.Add(append(valid[:], 0))
@@ -50,7 +51,7 @@ func FuzzParseKEMPublicKey(f *testing.F) {
 
 func FuzzDH(f *testing.F) {
 	// The known-answer vector's peer key.
-	f.Add(unhex(f, loadVectors(f).X25519.PublicB))
+	f.Add(vectortest.Unhex(f, loadVectors(f).X25519.PublicB))
 	// Every small-order point.
 	for _, h := range smallOrderPoints {
 		b, _ := hex.DecodeString(h)
@@ -114,7 +115,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add(ct, []byte("ad"))
 	// The known-answer vector's ciphertext (under another key: rejected).
 	v := loadVectors(f)
-	f.Add(unhex(f, v.AEAD.Ciphertext), unhex(f, v.AEAD.AD))
+	f.Add(vectortest.Unhex(f, v.AEAD.Ciphertext), vectortest.Unhex(f, v.AEAD.AD))
 	// The same with the wrong associated data.
 	f.Add(ct, []byte("ae"))
 	// A bare tag (empty plaintext) and something shorter than a tag.

@@ -3,16 +3,12 @@ package suite_test
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
-	"flag"
-	"os"
 	"testing"
 
 	"github.com/parley-im/parley/core/internal/testrand"
 	"github.com/parley-im/parley/core/suite"
+	"github.com/parley-im/parley/internal/vectortest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata vectors")
 
 const vectorsFile = "../../testdata/vectors/suite.json"
 
@@ -189,23 +185,7 @@ func generateVectors(t *testing.T) suiteVectors {
 // file's inputs through the suite without testrand, so an implementation
 // that only reads the file checks the same outputs.
 func TestVectors(t *testing.T) {
-	got, err := json.MarshalIndent(generateVectors(t), "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	if *update {
-		if err := os.WriteFile(vectorsFile, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(vectorsFile)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestVectors -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the generated vectors (re-run with -update only for an intended change)", vectorsFile)
-	}
+	vectortest.Check(t, vectorsFile, "\t", generateVectors(t))
 	v := loadVectors(t)
 	replayVectors(t, &v)
 }
@@ -213,24 +193,9 @@ func TestVectors(t *testing.T) {
 // loadVectors reads testdata/vectors/suite.json.
 func loadVectors(t testing.TB) suiteVectors {
 	t.Helper()
-	b, err := os.ReadFile(vectorsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v suiteVectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	vectortest.Read(t, vectorsFile, &v)
 	return v
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // replayVectors recomputes each output from the file's inputs alone.
@@ -242,11 +207,11 @@ func replayVectors(t *testing.T, v *suiteVectors) {
 		}
 	}
 
-	a, err := suite.NewDHPrivateKey(unhex(t, v.X25519.PrivateA))
+	a, err := suite.NewDHPrivateKey(vectortest.Unhex(t, v.X25519.PrivateA))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb, err := suite.DHPublicKeyFromBytes(unhex(t, v.X25519.PublicB))
+	pb, err := suite.DHPublicKeyFromBytes(vectortest.Unhex(t, v.X25519.PublicB))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,68 +223,68 @@ func replayVectors(t *testing.T, v *suiteVectors) {
 	check("x25519 public_a", pa[:], v.X25519.PublicA)
 	check("x25519 shared", ab[:], v.X25519.Shared)
 
-	sk, err := suite.NewSignPrivateKey(unhex(t, v.Ed25519.Seed))
+	sk, err := suite.NewSignPrivateKey(vectortest.Unhex(t, v.Ed25519.Seed))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, sig := sk.Public(), sk.Sign(unhex(t, v.Ed25519.Message))
+	pub, sig := sk.Public(), sk.Sign(vectortest.Unhex(t, v.Ed25519.Message))
 	check("ed25519 public", pub[:], v.Ed25519.Public)
 	check("ed25519 signature", sig[:], v.Ed25519.Signature)
-	if !suite.Verify(pub, unhex(t, v.Ed25519.Message), sig) {
+	if !suite.Verify(pub, vectortest.Unhex(t, v.Ed25519.Message), sig) {
 		t.Error("ed25519 vector does not verify")
 	}
 
-	kem, err := suite.NewKEMPrivateKey(unhex(t, v.XWing.Seed))
+	kem, err := suite.NewKEMPrivateKey(vectortest.Unhex(t, v.XWing.Seed))
 	if err != nil {
 		t.Fatal(err)
 	}
 	check("xwing public", kem.Public().Bytes()[:], v.XWing.Public)
-	pk, err := suite.ParseKEMPublicKey(unhex(t, v.XWing.Public))
+	pk, err := suite.ParseKEMPublicKey(vectortest.Unhex(t, v.XWing.Public))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ct, ss, err := suite.Encapsulate(bytes.NewReader(unhex(t, v.XWing.EncapsSeed)), pk)
+	ct, ss, err := suite.Encapsulate(bytes.NewReader(vectortest.Unhex(t, v.XWing.EncapsSeed)), pk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	check("xwing ciphertext", ct[:], v.XWing.Ciphertext)
 	check("xwing shared (encapsulate)", ss[:], v.XWing.SharedKey)
-	ss2, err := kem.Decapsulate(unhex(t, v.XWing.Ciphertext))
+	ss2, err := kem.Decapsulate(vectortest.Unhex(t, v.XWing.Ciphertext))
 	if err != nil {
 		t.Fatal(err)
 	}
 	check("xwing shared (decapsulate)", ss2[:], v.XWing.SharedKey)
 
 	out := make([]byte, len(v.KDF.Output)/2)
-	suite.KDF(out, unhex(t, v.KDF.Secret), unhex(t, v.KDF.Salt), v.KDF.Label)
+	suite.KDF(out, vectortest.Unhex(t, v.KDF.Secret), vectortest.Unhex(t, v.KDF.Salt), v.KDF.Label)
 	check("kdf", out, v.KDF.Output)
 
 	var data [][]byte
 	for _, d := range v.MAC.Data {
-		data = append(data, unhex(t, d))
+		data = append(data, vectortest.Unhex(t, d))
 	}
-	mac := suite.MAC(unhex(t, v.MAC.Key), v.MAC.Label, data...)
+	mac := suite.MAC(vectortest.Unhex(t, v.MAC.Key), v.MAC.Label, data...)
 	check("mac", mac[:], v.MAC.MAC)
 
 	data = nil
 	for _, d := range v.Hash.Data {
-		data = append(data, unhex(t, d))
+		data = append(data, vectortest.Unhex(t, d))
 	}
 	hs := suite.Hash(data...)
 	check("hash", hs[:], v.Hash.Hash)
 
 	tr := suite.NewTranscript(v.Transcript.Label)
 	for _, f := range v.Transcript.Fields {
-		tr.Add(unhex(t, f))
+		tr.Add(vectortest.Unhex(t, f))
 	}
 	tsum := tr.Sum()
 	check("transcript", tsum[:], v.Transcript.Sum)
 
-	key := (*[suite.KeySize]byte)(unhex(t, v.AEAD.Key))
-	nonce := (*[suite.NonceSize]byte)(unhex(t, v.AEAD.Nonce))
-	c := suite.Seal(nil, key, nonce, unhex(t, v.AEAD.Plaintext), unhex(t, v.AEAD.AD))
+	key := (*[suite.KeySize]byte)(vectortest.Unhex(t, v.AEAD.Key))
+	nonce := (*[suite.NonceSize]byte)(vectortest.Unhex(t, v.AEAD.Nonce))
+	c := suite.Seal(nil, key, nonce, vectortest.Unhex(t, v.AEAD.Plaintext), vectortest.Unhex(t, v.AEAD.AD))
 	check("aead ciphertext", c, v.AEAD.Ciphertext)
-	p, err := suite.Open(nil, key, nonce, c, unhex(t, v.AEAD.AD))
+	p, err := suite.Open(nil, key, nonce, c, vectortest.Unhex(t, v.AEAD.AD))
 	if err != nil {
 		t.Fatal(err)
 	}
