@@ -101,6 +101,9 @@ func TestNoKeystore(t *testing.T) {
 			e := isolatedEnv(t)
 			return append(e, "DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(t.TempDir(), "gone"))
 		}, "no such file or directory"},
+		{"bus disabled, as headless Chromium starts the host", func(t *testing.T) []string {
+			return append(isolatedEnv(t), "DBUS_SESSION_BUS_ADDRESS=disabled:")
+		}, "dbus: invalid bus address"},
 		{"bus without a secrets service", func(t *testing.T) []string {
 			return append(isolatedEnv(t), "DBUS_SESSION_BUS_ADDRESS="+privateBus(t))
 		}, "was not provided by any .service files"},

@@ -37,6 +37,9 @@ var noKeystoreSignatures = []string{
 	"couldn't determine address of session bus",
 	"org.freedesktop.DBus.Error.ServiceUnknown",
 	"org.freedesktop.DBus.Error.NoReply",
+	// godbus, for an address it cannot use: headless Chromium starts the
+	// native host with DBUS_SESSION_BUS_ADDRESS=disabled:.
+	"dbus: invalid bus address",
 }
 
 // classify maps a go-keyring error to this package's errors.
